@@ -1,0 +1,139 @@
+"""`crm`: validate, plan and migrate the schema, explain overlays, load demo data, manage users,
+and serve the app. Every failure is a plain message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import sqlalchemy as sa
+
+from app.context import Context
+from app.meta.errors import ConfigErrors
+from app.migrate.publish import PublishError, plan_change, publish, replay
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CONFIG, EXIT_REFUSED, EXIT_DATABASE = 1, 2, 3
+
+
+def friendly(fn: F) -> F:
+    """Turn the errors users can cause into messages and exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigErrors as exc:
+            for err in exc.errors:
+                click.secho(str(err), fg="red", err=True)
+            click.echo(f"{len(exc.errors)} error(s) in the config.", err=True)
+            sys.exit(EXIT_CONFIG)
+        except PublishError as exc:
+            if exc.plan is not None:
+                click.echo(exc.plan.render(), err=True)
+            click.secho(f"Refused: {exc}", fg="red", err=True)
+            sys.exit(EXIT_REFUSED)
+        except sa.exc.OperationalError as exc:
+            click.secho(f"Database error: {str(exc.orig).strip()}", fg="red", err=True)
+            sys.exit(EXIT_DATABASE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_file", envvar="CRM_CONFIG", default=None,
+              help="config.yaml to use (default: ./config.yaml, or $CRM_CONFIG)")
+@click.pass_context
+def main(click_ctx: click.Context, config_file: str | None) -> None:
+    """YAML-configured CRM: schema, data and server commands."""
+    try:
+        click_ctx.obj = Context.from_env(config_file)
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            click.secho(str(err), fg="red", err=True)
+        sys.exit(EXIT_CONFIG)
+    click_ctx.call_on_close(click_ctx.obj.dispose)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print errors as JSON")
+@pass_ctx
+def validate(ctx: Context, as_json: bool) -> None:
+    """Check every schema file; exit 1 and list located, coded errors if any."""
+    try:
+        meta = ctx.yaml_meta()
+    except ConfigErrors as exc:
+        if as_json:
+            click.echo(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False,
+                                  indent=2))
+        else:
+            for err in exc.errors:
+                click.secho(str(err), fg="red")
+            click.echo(f"{len(exc.errors)} error(s).")
+        sys.exit(EXIT_CONFIG)
+    fields = sum(len(e.fields) for e in meta)
+    if as_json:
+        click.echo(json.dumps([]))
+    else:
+        click.secho(f"OK: {len(meta.entities)} entities, {fields} fields, "
+                    f"{len(meta.files)} files (config {meta.digest[:12]}).", fg="green")
+
+
+@main.command()
+@click.option("--purge", is_flag=True, help="also drop columns and tables of removed fields")
+@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
+@pass_ctx
+@friendly
+def plan(ctx: Context, purge: bool, as_json: bool) -> None:
+    """Show what `crm migrate` would do to the database and its data."""
+    result = plan_change(ctx.engine, ctx.yaml_meta(), purge=purge)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(result.render())
+    if result.unsupported:
+        sys.exit(EXIT_REFUSED)
+
+
+@main.command()
+@click.option("--purge", is_flag=True, help="drop columns and tables of removed fields "
+              "(a backup copy is taken first)")
+@click.option("--yes", is_flag=True, help="confirm destructive steps")
+@click.option("-m", "--message", default=None, help="a note recorded with the version")
+@click.option("--author", default=None, envvar="USER")
+@click.option("--no-replay", is_flag=True, help="do not apply pending files in migrations/")
+@pass_ctx
+@friendly
+def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: str | None,
+            no_replay: bool) -> None:
+    """Replay pending migration files, then apply the YAML config to the database."""
+    meta = ctx.yaml_meta()
+    if not no_replay:
+        for mid in replay(ctx.engine, ctx.settings.migrations_dir, author=author):
+            click.echo(f"Replayed {mid}")
+    result = publish(ctx.engine, meta, author=author, message=message, purge=purge,
+                     allow_destructive=yes,
+                     migrations_dir=None if ctx.settings.read_only_config
+                     else ctx.settings.migrations_dir)
+    click.echo(result.plan.render())
+    for backup in result.backups:
+        click.echo(f"Backup copy kept in table {backup}")
+    if result.migration_file:
+        click.echo(f"Recorded {result.migration_file}")
+    click.secho(f"Config version {result.version} is live.", fg="green")
+
+
+from app.cli_config import config  # noqa: E402  (sub-groups register on `main`)
+from app.cli_data import demo, serve, setup, user  # noqa: E402
+
+for _command in (config, demo, user, setup, serve):
+    main.add_command(_command)

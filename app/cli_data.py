@@ -1,0 +1,129 @@
+"""`crm demo`, `crm user`, `crm setup` and `crm serve`."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+import sqlalchemy as sa
+
+from app.context import Context
+from app.migrate.publish import active_version, publish, replay
+from app.model.build import build_models
+from app.model.system import create_system_tables, users
+from app.users import UserError, create_user, set_password
+
+
+@click.group()
+def demo() -> None:
+    """Demo data."""
+
+
+def load_demo_data(ctx: Context, scale: int, seed: int, owner: int | None) -> dict[str, int]:
+    from app.demo import load_demo
+
+    with ctx.engine.begin() as conn:
+        _, meta = active_version(conn)
+        if meta is None:
+            raise click.ClickException("no config version is live: run `crm migrate` first")
+        models = build_models(meta)
+        return load_demo(conn, meta, models.tables, seed=seed, scale=scale, owner_id=owner)
+
+
+@demo.command("load")
+@click.option("--scale", default=1, show_default=True, help="multiply the number of records")
+@click.option("--seed", default=42, show_default=True)
+@click.pass_obj
+def demo_load(ctx: Context, scale: int, seed: int) -> None:
+    """Insert realistic English and Chinese demo records."""
+    counts = load_demo_data(ctx, scale, seed, None)
+    click.echo(", ".join(f"{n} {e}" for e, n in counts.items()))
+
+
+@click.group()
+def user() -> None:
+    """Users and passwords."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="a role (repeatable)")
+@click.option("--email", default=None)
+@click.option("--password", default=None, help="omit to be asked (not echoed)")
+@click.pass_obj
+def user_create(ctx: Context, username: str, roles: tuple[str, ...], email: str | None,
+                password: str | None) -> None:
+    """Create a user with roles from config.yaml."""
+    password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with ctx.engine.begin() as conn:
+            create_system_tables(conn)
+            uid = create_user(conn, username, password, roles, ctx.settings.roles, email=email)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created user {username} (id {uid}) with roles {', '.join(roles)}.")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password", default=None, help="omit to be asked (not echoed)")
+@click.pass_obj
+def user_passwd(ctx: Context, username: str, password: str | None) -> None:
+    """Set a user's password."""
+    password = password or click.prompt("New password", hide_input=True,
+                                        confirmation_prompt=True)
+    try:
+        with ctx.engine.begin() as conn:
+            set_password(conn, username, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Password of {username} changed.")
+
+
+@click.command()
+@click.option("--demo/--no-demo", default=True, help="load demo data into an empty database")
+@click.pass_obj
+def setup(ctx: Context, demo: bool) -> None:
+    """Bring a database up to the YAML config; on first run create an admin and demo data."""
+    from app.cli import friendly
+
+    @friendly
+    def run() -> None:
+        meta = ctx.yaml_meta()
+        replay(ctx.engine, ctx.settings.migrations_dir)
+        result = publish(ctx.engine, meta, author="setup", message="setup",
+                         migrations_dir=None if ctx.settings.read_only_config
+                         else ctx.settings.migrations_dir)
+        if result.plan.steps:
+            click.echo(result.plan.render())
+        with ctx.engine.begin() as conn:
+            has_user = conn.execute(sa.select(users.c.id).limit(1)).first() is not None
+            password = None
+            admin_id = None
+            if not has_user:
+                password = secrets.token_urlsafe(12)
+                admin_id = create_user(conn, "admin", password, ["admin"], ctx.settings.roles,
+                                       full_name="Administrator")
+        if demo and admin_id is not None:
+            counts = load_demo_data(ctx, 1, 42, admin_id)
+            click.echo("Demo data: " + ", ".join(f"{n} {e}" for e, n in counts.items()))
+        if password:
+            click.secho(f"Admin login: username 'admin', password '{password}' "
+                        "(shown once; change it with `crm user passwd admin`)", fg="yellow")
+
+    run()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.pass_obj
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Serve the CRM (development server)."""
+    from app.web import create_app
+
+    app = create_app(ctx)
+    click.echo(f"Serving {ctx.settings.name} on http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+    sys.exit(0)

@@ -1,0 +1,295 @@
+"""The function registry and the built-in functions, each with a Python and a SQL form.
+
+Plugins add functions with `functions.register(name, py_impl, sql_impl=None, min_args=...,
+max_args=...)`. A Python implementation receives primitive values only (None, bool, int,
+Decimal, str, date, datetime, time, tuples of these) and must return one; a SQL implementation
+receives SQLAlchemy column expressions and returns one. A function without a SQL form can be
+used in rules and defaults, but not in formulas or filters computed by the database.
+"""
+
+from __future__ import annotations
+
+import decimal
+import keyword
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.expr import evaluate as ev
+from app.expr import sql as esql
+from app.expr.parser import Lit, Node, comparable, unify
+
+Col = sa.ColumnElement[Any]
+KindRule = str | Callable[[Sequence[str]], str]
+Check = Callable[[Sequence[Node]], "str | None"]
+MAX_DECIMALS = 20
+
+
+@dataclass(frozen=True)
+class Function:
+    """One registered function.
+
+    `kind` is the kind of its result, or a callable from the kinds of the arguments to it.
+    `lazy` functions receive zero-argument callables instead of values (so `if` computes only
+    the branch it returns); `context` functions receive the evaluation context (today, now)
+    first. `check` may refuse the arguments at parse time, returning a sentence.
+    """
+
+    name: str
+    py_impl: Callable[..., Any]
+    sql_impl: Callable[..., Col] | None = None
+    min_args: int = 0
+    max_args: int | None = None
+    kind: KindRule = "any"
+    lazy: bool = False
+    context: bool = False
+    check: Check | None = None
+
+    def arity(self) -> str:
+        """The allowed number of arguments, in words."""
+        def n(count: int) -> str:
+            return f"{count} argument{'' if count == 1 else 's'}"
+
+        if self.max_args is None:
+            return f"at least {n(self.min_args)}"
+        if self.min_args == self.max_args:
+            return "no arguments" if self.min_args == 0 else n(self.min_args)
+        return f"{self.min_args} to {n(self.max_args)}"
+
+
+class FunctionRegistry:
+    """Functions by name. The default registry is `app.expr.functions`."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, Function] = {}
+        self._lock = threading.Lock()
+
+    def register(
+        self,
+        name: str,
+        py_impl: Callable[..., Any],
+        sql_impl: Callable[..., Col] | None = None,
+        *,
+        min_args: int = 0,
+        max_args: int | None = None,
+        kind: KindRule = "any",
+        lazy: bool = False,
+        context: bool = False,
+        check: Check | None = None,
+        replace: bool = False,
+    ) -> Function:
+        """Add a function; a name already taken needs `replace=True`."""
+        if not name.isidentifier() or name.startswith("__") or (
+            keyword.iskeyword(name) and name != "if"
+        ) or name in ("true", "false", "null"):
+            raise ValueError(f"{name!r} cannot be a function name")
+        if min_args < 0 or (max_args is not None and max_args < min_args):
+            raise ValueError(f"function {name}: bad argument counts {min_args}..{max_args}")
+        fn = Function(name, py_impl, sql_impl, min_args, max_args, kind, lazy, context, check)
+        with self._lock:
+            if name in self._functions and not replace:
+                raise ValueError(f"function {name}() is already registered")
+            self._functions[name] = fn
+        return fn
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            self._functions.pop(name, None)
+
+    def get(self, name: str) -> Function | None:
+        return self._functions.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def copy(self) -> FunctionRegistry:
+        """A registry with the same functions, to extend without touching this one."""
+        other = FunctionRegistry()
+        other._functions = dict(self._functions)
+        return other
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+
+# --- argument checks at parse time ---------------------------------------------------------------
+def _expect(*allowed: str) -> Check:
+    """Every argument must be of one of `allowed` kinds (or unknown, or null)."""
+    nouns = " or ".join(ev._NOUNS.get(k, k) for k in allowed)
+
+    def check(args: Sequence[Node]) -> str | None:
+        for i, arg in enumerate(args, 1):
+            if arg.kind not in (*allowed, "any", "null"):
+                return f"argument {i} must be {nouns}, not {ev._NOUNS.get(arg.kind, arg.kind)}"
+        return None
+
+    return check
+
+
+def _check_same(args: Sequence[Node]) -> str | None:
+    """The values a function may return must be of one kind."""
+    for arg in args[1:]:
+        if not comparable(args[0].kind, arg.kind):
+            return (f"the values must be of one kind, not {ev._NOUNS.get(args[0].kind)} and "
+                    f"{ev._NOUNS.get(arg.kind)}")
+    return None
+
+
+def _check_if(args: Sequence[Node]) -> str | None:
+    if args[0].kind not in ("bool", "any", "null"):
+        return f"the condition must be true or false, not {ev._NOUNS.get(args[0].kind)}"
+    return _check_same(args[1:])
+
+
+def _check_round(args: Sequence[Node]) -> str | None:
+    problem = _expect("number")(args[:1])
+    if problem or len(args) == 1:
+        return problem
+    n = args[1]
+    if not isinstance(n, Lit) or type(n.value) is not int or not 0 <= n.value <= MAX_DECIMALS:
+        return f"the number of decimals must be written as a whole number from 0 to {MAX_DECIMALS}"
+    return None
+
+
+def _check_comparable(args: Sequence[Node]) -> str | None:
+    for arg in args[1:]:
+        if not comparable(args[0].kind, arg.kind, ordering=True):
+            return "the arguments cannot be compared with each other"
+    return None
+
+
+def _unify(kinds: Sequence[str]) -> str:
+    return unify(kinds)
+
+
+# --- Python implementations ----------------------------------------------------------------------
+def _today(ctx: ev.Context) -> Any:
+    return ctx.today
+
+
+def _now(ctx: ev.Context) -> Any:
+    return ctx.now
+
+
+def _days_between(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    for v in (a, b):
+        if ev.kind_of(v) not in ("date", "datetime"):
+            raise ev.fail(f"days_between() needs dates, not {ev.noun(v)}")
+    return ev.days_between(a, b)
+
+
+def _if(cond: Callable[[], Any], then: Callable[[], Any], other: Callable[[], Any]) -> Any:
+    return then() if ev.truth(cond(), "if()") is True else other()
+
+
+def _coalesce(*values: Callable[[], Any]) -> Any:
+    for thunk in values:
+        value = thunk()
+        if value is not None:
+            return value
+    return None
+
+
+def _one(name: str, kinds: tuple[str, ...], f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def impl(value: Any) -> Any:
+        if value is None:
+            return None
+        if ev.kind_of(value) not in kinds:
+            raise ev.fail(f"{name}() cannot be used with {ev.noun(value)}")
+        return f(value)
+
+    return impl
+
+
+def _round(value: Any, places: Any = 0) -> Any:
+    if value is None or places is None:
+        return None
+    if ev.kind_of(value) != "number":
+        raise ev.fail(f"round() cannot be used with {ev.noun(value)}")
+    if type(places) is not int or not 0 <= places <= MAX_DECIMALS:
+        raise ev.fail(f"round() needs a whole number of decimals from 0 to {MAX_DECIMALS}")
+    if type(value) is int:
+        return value
+    with decimal.localcontext() as ctx:
+        ctx.prec = 80
+        return value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP)
+
+
+def _contains(text: Any, part: Any) -> bool:
+    if text is None or part is None:
+        return False
+    if type(text) is not str or type(part) is not str:
+        raise ev.fail("contains() needs two texts")
+    return part in text
+
+
+def _extreme(name: str, pick_first: str) -> Callable[..., Any]:
+    def impl(*values: Any) -> Any:
+        best: Any = None
+        for value in values:
+            if value is not None and (best is None or ev.order(value, best, pick_first)):
+                best = value
+        return best
+
+    impl.__name__ = name
+    return impl
+
+
+# --- SQL implementations -------------------------------------------------------------------------
+def _sql_round(value: Col, places: Col | None = None) -> Col:
+    number = sa.cast(value, sa.Numeric())
+    return sa.func.round(number) if places is None else sa.func.round(number, places)
+
+
+def _sql_coalesce(*values: Col) -> Col:
+    return values[0] if len(values) == 1 else sa.func.coalesce(*values)  # SQLite needs 2
+
+
+def _sql_if(cond: Col, then: Col, other: Col) -> Col:
+    return sa.case((cond, then), else_=other)
+
+
+# --- the default registry ------------------------------------------------------------------------
+functions = FunctionRegistry()
+
+
+def _register_builtins(reg: FunctionRegistry) -> None:
+    reg.register("today", _today, esql.Today, max_args=0, kind="date", context=True)
+    reg.register("now", _now, esql.Now, max_args=0, kind="datetime", context=True)
+    reg.register("days_between", _days_between, esql.DaysBetween, min_args=2, max_args=2,
+                 kind="number", check=_expect("date", "datetime"))
+    reg.register("if", _if, _sql_if, min_args=3, max_args=3, lazy=True,
+                 kind=lambda kinds: unify(kinds[1:]), check=_check_if)
+    reg.register("coalesce", _coalesce, _sql_coalesce, min_args=1, lazy=True, kind=_unify,
+                 check=_check_same)
+    reg.register("len", _one("len", ("text", "list"), len), sa.func.length, min_args=1,
+                 max_args=1, kind="number", check=_expect("text", "list"))
+    reg.register("lower", _one("lower", ("text",), str.lower), sa.func.lower, min_args=1,
+                 max_args=1, kind="text", check=_expect("text"))
+    reg.register("upper", _one("upper", ("text",), str.upper), sa.func.upper, min_args=1,
+                 max_args=1, kind="text", check=_expect("text"))
+    reg.register("round", _round, _sql_round, min_args=1, max_args=2, kind="number",
+                 check=_check_round)
+    reg.register("contains", _contains, esql.Contains, min_args=2, max_args=2, kind="bool",
+                 check=_expect("text"))
+    reg.register("abs", _one("abs", ("number",), abs), sa.func.abs, min_args=1, max_args=1,
+                 kind="number", check=_expect("number"))
+    reg.register("min", _extreme("min", "<"), esql.Least, min_args=2, kind=_unify,
+                 check=_check_comparable)
+    reg.register("max", _extreme("max", ">"), esql.Greatest, min_args=2, kind=_unify,
+                 check=_check_comparable)
+
+
+_register_builtins(functions)

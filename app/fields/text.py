@@ -1,0 +1,293 @@
+"""Text field types: string, text, rich_text, email, phone, url."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import marshmallow.fields as mf
+import nh3
+import sqlalchemy as sa
+import wtforms
+from marshmallow import validate as mv
+from wtforms import validators as wv
+
+from app.fields.base import ConfigProblem, FieldType, FieldValueError, register, shown
+from app.meta.types import FieldDef
+
+if TYPE_CHECKING:
+    from app.meta.types import EntityDef, Meta
+
+#: filter operators of every text-like type
+TEXT_OPS: tuple[str, ...] = ("eq", "ne", "contains", "starts_with", "in", "empty", "not_empty")
+
+#: tags rich text keeps; everything else is stripped (script and style with their content)
+RICH_TAGS: frozenset[str] = frozenset(
+    {
+        "a", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5",
+        "h6", "hr", "i", "ins", "li", "mark", "ol", "p", "pre", "s", "small", "span", "strike",
+        "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+    }
+)  # fmt: skip
+RICH_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+RICH_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+
+
+def as_text(value: Any) -> str:
+    """A str as is, a number as its text; anything else is refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
+    raise FieldValueError(f"{shown(value)} is not text.")
+
+
+def length_problems(value: str, limit: int | None) -> list[str]:
+    if limit is not None and len(value) > limit:
+        return [f"Use at most {limit} characters (this has {len(value)})."]
+    return []
+
+
+def pattern_problems(f: FieldDef, value: str) -> list[str]:
+    """A pattern that does not compile is reported by `check`, not here."""
+    if not f.pattern:
+        return []
+    try:
+        matched = re.fullmatch(f.pattern, value)
+    except re.error:
+        return []
+    return [] if matched else [f"{shown(value)} does not have the expected format."]
+
+
+def pattern_check(f: FieldDef) -> list[ConfigProblem]:
+    if f.pattern is None:
+        return []
+    try:
+        re.compile(f.pattern)
+    except re.error as exc:
+        return [
+            ConfigProblem(
+                "CRM-E025",
+                f"field '{f.name}' has a pattern that is not a valid regular expression: {exc}",
+                "pattern",
+            )
+        ]
+    return []
+
+
+@register
+class StringType(FieldType):
+    """One line of text, at most `max_length` (default 255) characters."""
+
+    name = "string"
+    filter_ops = TEXT_OPS
+    expr_kind = "text"
+    default_max_length: int | None = 255
+    #: the width of the column for types with a fixed one (email, phone, url)
+    column_length: int | None = None
+
+    def max_len(self, f: FieldDef) -> int | None:
+        if self.column_length is not None:
+            return min(f.max_length or self.column_length, self.column_length)
+        return f.max_length or self.default_max_length
+
+    def sa_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.String(self.column_length or self.max_len(f) or 255)
+
+    def to_python(self, f: FieldDef, value: Any) -> Any:
+        return None if value is None else as_text(value)
+
+    def validate(self, f: FieldDef, value: Any) -> list[str]:
+        if not isinstance(value, str):
+            return []
+        return length_problems(value, self.max_len(f)) + pattern_problems(f, value)
+
+    def check(self, f: FieldDef, entity: EntityDef, meta: Meta) -> list[ConfigProblem]:
+        return pattern_check(f)
+
+    def form_validators(self, f: FieldDef) -> list[Any]:
+        limit = self.max_len(f)
+        return [wv.Length(max=limit)] if limit else []
+
+    def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
+        kw = self.form_kwargs(f, locale)
+        kw["validators"] += self.form_validators(f)
+        return wtforms.StringField(**kw)
+
+    def api_validators(self, f: FieldDef) -> list[Any]:
+        limit = self.max_len(f)
+        return [mv.Length(max=limit)] if limit else []
+
+    def api_field(self, f: FieldDef) -> mf.Field:
+        return mf.String(validate=self.api_validators(f), **self.api_kwargs(f))
+
+
+@register
+class TextType(StringType):
+    """Long text (several lines), unlimited unless `max_length` is set."""
+
+    name = "text"
+    default_max_length = None
+
+    def sa_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Text()
+
+    def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
+        kw = self.form_kwargs(f, locale)
+        kw["validators"] += self.form_validators(f)
+        return wtforms.TextAreaField(**kw)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """No event handlers or styles, whatever the allow-lists say (belt and braces)."""
+    if attribute.startswith("on") or attribute == "style":
+        return None
+    return value
+
+
+def sanitize_html(value: str) -> str:
+    """Common formatting tags and http/https/mailto links; no scripts, styles or handlers."""
+    return nh3.clean(
+        value,
+        tags=set(RICH_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in RICH_ATTRIBUTES.items()},
+        attribute_filter=_keep_attribute,
+        url_schemes=set(RICH_URL_SCHEMES),
+        url_relative="deny",
+    )
+
+
+def html_to_text(value: str) -> str:
+    """The text of an HTML fragment, for lists and exports."""
+    return html.unescape(nh3.clean(value, tags=set()))
+
+
+@register
+class RichTextType(TextType):
+    """Formatted text, kept as sanitised HTML."""
+
+    name = "rich_text"
+    filter_ops = ("contains", "empty", "not_empty")
+
+    def to_python(self, f: FieldDef, value: Any) -> Any:
+        return None if value is None else sanitize_html(as_text(value))
+
+    def validate(self, f: FieldDef, value: Any) -> list[str]:
+        return length_problems(value, f.max_length) if isinstance(value, str) else []
+
+    def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
+        return "" if value is None else html_to_text(str(value))
+
+    def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
+        kw = self.form_kwargs(f, locale)
+        kw["validators"] += self.form_validators(f)
+        kw["render_kw"] = {**kw["render_kw"], "data-rich-text": True}
+        return wtforms.TextAreaField(**kw)
+
+
+def is_email(value: str) -> bool:
+    if len(value) > 254 or value.count("@") != 1 or any(c.isspace() for c in value):
+        return False
+    local, domain = value.split("@")
+    labels = domain.split(".")
+    return bool(local) and len(local) <= 64 and len(labels) >= 2 and all(labels)
+
+
+@register
+class EmailType(StringType):
+    """An e-mail address: one @, a domain with a dot, no spaces, at most 254 characters."""
+
+    name = "email"
+    column_length = 254
+
+    def to_python(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        text = as_text(value).strip()
+        if not is_email(text):
+            raise FieldValueError(f"{shown(text)} is not an e-mail address.")
+        return text
+
+    def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
+        kw = self.form_kwargs(f, locale)
+        kw["validators"] += self.form_validators(f)
+        return wtforms.EmailField(**kw)
+
+    def api_field(self, f: FieldDef) -> mf.Field:
+        return mf.Email(validate=self.api_validators(f), **self.api_kwargs(f))
+
+
+PHONE_CHARS = re.compile(r"[0-9+\-(). ]+")
+
+
+@register
+class PhoneType(StringType):
+    """A phone number: digits, spaces and + - ( ) . only, at least 5 digits."""
+
+    name = "phone"
+    column_length = 40
+
+    def to_python(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        text = unicodedata.normalize("NFKC", as_text(value)).strip()
+        digits = sum(c.isdigit() for c in text)
+        if not PHONE_CHARS.fullmatch(text) or digits < 5 or len(text) > 40:
+            raise FieldValueError(
+                f"{shown(text)} is not a phone number (use digits, spaces and + - ( ) . only)."
+            )
+        return text
+
+    def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
+        kw = self.form_kwargs(f, locale)
+        kw["validators"] += self.form_validators(f)
+        return wtforms.TelField(**kw)
+
+
+def is_web_url(value: str) -> bool:
+    if not value or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(host)
+
+
+@register
+class UrlType(StringType):
+    """A web address starting with http:// or https://."""
+
+    name = "url"
+    column_length = 2048
+
+    def to_python(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        text = as_text(value).strip()
+        if not is_web_url(text):
+            raise FieldValueError(f"{shown(text)} is not a web address (http:// or https://).")
+        return text
+
+    def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
+        kw = self.form_kwargs(f, locale)
+        kw["validators"] += self.form_validators(f)
+        return wtforms.URLField(**kw)
+
+    def api_field(self, f: FieldDef) -> mf.Field:
+        return mf.Url(
+            schemes={"http", "https"},
+            require_tld=False,
+            validate=self.api_validators(f),
+            **self.api_kwargs(f),
+        )

@@ -1,0 +1,66 @@
+"""Config errors: every one names the file, line and column, a stable code and a plain sentence.
+
+Codes are stable so that documentation, tests and support can refer to them:
+
+| code | meaning |
+|---|---|
+| CRM-E001 | the file is not valid YAML |
+| CRM-E002 | a key appears twice in one mapping |
+| CRM-E003 | the file holds neither `entity:` nor `presets:` |
+| CRM-E010 | a value has the wrong type or is not one of the allowed values |
+| CRM-E011 | an unknown key or option |
+| CRM-E012 | a required key is missing |
+| CRM-E013 | an option that does not apply to this field type |
+| CRM-E014 | a name is not a valid identifier |
+| CRM-E015 | a name is reserved |
+| CRM-E016 | an entity is defined twice in one layer |
+| CRM-E017 | an unknown field type |
+| CRM-E018 | an unknown preset |
+| CRM-E019 | the entity's title names a field it does not have |
+| CRM-E020..E029 | checks of one field type (lookup targets, roll-ups, choices, patterns, bounds) |
+| CRM-E031 | permissions name a role that config.yaml does not list |
+| CRM-E032 | a layout names a field the entity does not have |
+| CRM-E033 | a rule names a field the entity does not have |
+| CRM-E034 | two rules share a name |
+| CRM-E035 | two fields would use the same column |
+| CRM-E036 | an overlay changes or removes something the base does not have |
+| CRM-E037 | `renamed_from` names a field that still exists, or is used twice |
+| CRM-E040..E045 | expression errors (syntax, forbidden construct, unknown name or function) |
+| CRM-E050 | config.yaml: unknown key, bad value, or an `extends` that cannot be followed |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from app.meta.types import Source
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    code: str
+    message: str
+    source: Source
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.code} {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.source.file,
+            "line": self.source.line,
+            "column": self.source.column,
+        }
+
+
+class ConfigErrors(Exception):
+    """Raised when a config cannot be used; holds every error found, in file order."""
+
+    def __init__(self, errors: Iterable[ConfigError]) -> None:
+        self.errors = sorted(
+            errors, key=lambda e: (e.source.file, e.source.line, e.source.column, e.code)
+        )
+        super().__init__("\n".join(str(e) for e in self.errors))

@@ -1,0 +1,254 @@
+"""Read schema folders (base pack first, overlays after), validate each file, and merge them.
+
+Merging is by name: an overlay file with `entity: opportunity` changes the base entity. Mappings
+merge key by key (a label's `zh` can change alone), lists replace (a picklist's `choices`), a
+field with `remove: true` is removed (its column and data stay until an explicit purge), and a
+rule with `remove: true` is dropped. Every property remembers every file that set it, so
+`crm config explain` can show how the result came about.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from app.fields import registry as default_registry
+from app.fields.base import Registry
+from app.meta import yamlpos
+from app.meta.errors import ConfigError, ConfigErrors
+from app.meta.jsonschema import entity_schema
+from app.meta.types import Meta, Source
+
+
+@dataclass
+class Document:
+    file: str
+    data: dict[str, Any]
+    positions: yamlpos.Positions
+    layer: int
+
+
+@dataclass
+class Merged:
+    """Raw (still unchecked) entities and presets after merging every layer."""
+
+    entities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    provenance: dict[str, list[Source]] = field(default_factory=dict)
+    #: where each entity, field, rule and preset was (last) written, for error messages
+    where: dict[str, Source] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def note(self, key: str, src: Source) -> None:
+        self.provenance.setdefault(key, []).append(src)
+        self.where[key] = src
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_documents(dirs: Sequence[Path]) -> tuple[list[Document], list[ConfigError]]:
+    docs: list[Document] = []
+    errors: list[ConfigError] = []
+    for layer, folder in enumerate(dirs):
+        if not folder.is_dir():
+            errors.append(ConfigError("CRM-E050", f"schemas folder {folder} does not exist",
+                                      Source(str(folder))))
+            continue
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            name = _display(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                errors.append(ConfigError("CRM-E001", f"cannot read the file: {exc}",
+                                          Source(name)))
+                continue
+            data, positions, errs = yamlpos.load(text, name)
+            errors.extend(errs)
+            if data is None:
+                if not errs:
+                    errors.append(ConfigError("CRM-E003", "the file is empty", Source(name, 1, 1)))
+                continue
+            if not isinstance(data, dict) or not ({"entity", "presets"} & set(data)):
+                errors.append(ConfigError(
+                    "CRM-E003", "the file must start with `entity: <name>` or `presets:`",
+                    positions.at(())))
+                continue
+            docs.append(Document(name, data, positions, layer))
+    return docs, errors
+
+
+def _schema_errors(doc: Document, validator: jsonschema.Draft202012Validator) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    for err in validator.iter_errors(doc.data):
+        path = tuple(err.absolute_path)
+        where = ".".join(str(p) for p in path) or "the file"
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            for key in extra:
+                hint = difflib.get_close_matches(key, list(err.schema.get("properties", {})), 1)
+                did = f" (did you mean '{hint[0]}'?)" if hint else ""
+                out.append(ConfigError("CRM-E011", f"unknown key '{key}' in {where}{did}",
+                                       doc.positions.at((*path, key))))
+        elif err.validator == "required":
+            out.append(ConfigError("CRM-E012", f"{where}: {err.message}", doc.positions.at(path)))
+        elif err.validator == "oneOf" and not path:
+            out.append(ConfigError("CRM-E003", "the file must have `entity:` or `presets:`, "
+                                   "not both", doc.positions.at(path)))
+        elif err.validator == "enum" and path and path[-1] == "type":
+            hint = difflib.get_close_matches(str(err.instance), list(err.validator_value), 1)
+            did = f" (did you mean '{hint[0]}'?)" if hint else ""
+            out.append(ConfigError("CRM-E017", f"unknown field type '{err.instance}' in "
+                                   f"{'.'.join(str(p) for p in path[:-1])}{did}",
+                                   doc.positions.at(path)))
+        else:
+            out.append(ConfigError("CRM-E010", f"{where}: {err.message}", doc.positions.at(path)))
+    return out
+
+
+def _merge_mapping(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_mapping(target[key], value)
+        else:
+            target[key] = value
+
+
+def _merge_fields(
+    ent: str, target: dict[str, Any], doc: Document, fields: dict[str, Any], merged: Merged,
+    errors: list[ConfigError], is_new: bool,
+) -> None:
+    current: dict[str, Any] = target.setdefault("fields", {})
+    removed = merged.removed.setdefault(ent, [])
+    for fname, spec in fields.items():
+        fpath = ("fields", fname)
+        src = doc.positions.at(fpath)
+        key = f"{ent}.{fname}"
+        if not isinstance(spec, dict):
+            continue  # the JSON Schema already reported it
+        if spec.get("remove"):
+            if fname in current:
+                del current[fname]
+                removed.append(fname)
+                merged.note(key, src)
+            elif not is_new:
+                errors.append(ConfigError("CRM-E036", f"cannot remove field '{fname}': entity "
+                                          f"'{ent}' has no such field", src))
+            continue
+        if fname in current:
+            _merge_mapping(current[fname], spec)
+        else:
+            current[fname] = {k: v for k, v in spec.items()}
+            if fname in removed:
+                removed.remove(fname)
+        merged.note(key, src)
+        for opt in spec:
+            merged.note(f"{key}/{opt}", doc.positions.at((*fpath, opt)))
+
+
+def _merge_rules(
+    ent: str, target: dict[str, Any], doc: Document, rules: list[Any], merged: Merged,
+    errors: list[ConfigError],
+) -> None:
+    current: list[dict[str, Any]] = target.setdefault("rules", [])
+    by_name = {r.get("name"): r for r in current}
+    in_this_file: set[Any] = set()
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        src = doc.positions.at(("rules", i))
+        name = rule.get("name")
+        key = f"{ent}/rules/{name}"
+        if name in in_this_file:
+            errors.append(ConfigError("CRM-E034", f"two rules of '{ent}' are named '{name}'",
+                                      src))
+            continue
+        in_this_file.add(name)
+        if rule.get("remove"):
+            if name in by_name:
+                current.remove(by_name.pop(name))
+                merged.note(key, src)
+            else:
+                errors.append(ConfigError("CRM-E036", f"cannot remove rule '{name}': entity "
+                                          f"'{ent}' has no such rule", src))
+            continue
+        if name in by_name:
+            _merge_mapping(by_name[name], rule)
+        else:
+            by_name[name] = dict(rule)
+            current.append(by_name[name])
+        merged.note(key, src)
+
+
+def merge(docs: Sequence[Document]) -> tuple[Merged, list[ConfigError]]:
+    merged = Merged()
+    errors: list[ConfigError] = []
+    defined_in_layer: dict[tuple[int, str], Source] = {}
+    for doc in docs:
+        merged.files.append(doc.file)
+        if "presets" in doc.data:
+            for pname, preset in (doc.data.get("presets") or {}).items():
+                merged.presets[pname] = preset
+                merged.note(f"preset:{pname}", doc.positions.at(("presets", pname)))
+            continue
+        ent = doc.data.get("entity")
+        if not isinstance(ent, str):
+            continue
+        src = doc.positions.at(("entity",))
+        first = defined_in_layer.get((doc.layer, ent))
+        if first is not None:
+            errors.append(ConfigError("CRM-E016", f"entity '{ent}' is already defined in "
+                                      f"{first}", src))
+            continue
+        defined_in_layer[(doc.layer, ent)] = src
+        is_new = ent not in merged.entities
+        target = merged.entities.setdefault(ent, {"entity": ent})
+        merged.note(ent, src)
+        for key, value in doc.data.items():
+            if key == "fields":
+                _merge_fields(ent, target, doc, value or {}, merged, errors, is_new)
+            elif key == "rules":
+                _merge_rules(ent, target, doc, value or [], merged, errors)
+            elif key in ("label", "plural", "permissions") and isinstance(value, dict):
+                _merge_mapping(target.setdefault(key, {}), value)
+                merged.note(f"{ent}/{key}", doc.positions.at((key,)))
+            elif key != "entity":
+                target[key] = value
+                merged.note(f"{ent}/{key}", doc.positions.at((key,)))
+    return merged, errors
+
+
+def load_meta(
+    schema_dirs: Sequence[Path],
+    roles: Sequence[str] = ("admin",),
+    registry: Registry | None = None,
+) -> Meta:
+    """Read, validate, merge, expand and check. Raises ConfigErrors listing every problem."""
+    from app.meta.build import build_meta  # build imports checks, which import expressions
+
+    reg = registry or default_registry
+    docs, errors = read_documents(schema_dirs)
+    validator = jsonschema.Draft202012Validator(entity_schema(reg))
+    valid_docs = []
+    for doc in docs:
+        errs = _schema_errors(doc, validator)
+        errors.extend(errs)
+        if not errs:
+            valid_docs.append(doc)
+    merged, merge_errors = merge(valid_docs)
+    errors.extend(merge_errors)
+    meta, build_errors = build_meta(merged, roles, reg)
+    errors.extend(build_errors)
+    if errors:
+        raise ConfigErrors(errors)
+    return meta

@@ -1,0 +1,106 @@
+"""Meta <-> plain data, so a resolved config can be stored as one config version row and every
+worker rebuilds exactly the same metadata without reading YAML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.meta.types import Choice, EntityDef, FieldDef, Meta, RuleDef, Source, freeze, thaw
+
+_FIELD_ATTRS = (
+    "type", "label", "help", "required", "unique", "default", "default_expr", "min", "max",
+    "max_length", "pattern", "read_only", "hidden", "indexed", "visible_when", "required_when",
+    "renamed_from",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Choice):
+        out: dict[str, Any] = {"value": value.value, "label": thaw(value.label)}
+        if value.color:
+            out["color"] = value.color
+        out.update(thaw(value.extra))
+        return out
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if type(value).__name__ == "Decimal":
+        return str(value)
+    return value
+
+
+def field_to_dict(f: FieldDef) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr in _FIELD_ATTRS:
+        value = getattr(f, attr)
+        if value not in (None, False, {}, ()) or attr == "type":
+            out[attr] = _plain(value)
+    if f.options:
+        out["options"] = _plain(f.options)
+    return out
+
+
+def entity_to_dict(e: EntityDef) -> dict[str, Any]:
+    return {
+        "label": thaw(e.label),
+        "plural": thaw(e.plural),
+        "title": e.title,
+        "icon": e.icon,
+        "fields": {f.name: field_to_dict(f) for f in e},
+        "rules": [
+            {"name": r.name, "when": r.when, "message": thaw(r.message), "field": r.field}
+            for r in e.rules
+        ],
+        "permissions": thaw(e.permissions),
+        "layout": thaw(e.layout),
+        "removed_fields": list(e.removed_fields),
+    }
+
+
+def meta_to_dict(meta: Meta) -> dict[str, Any]:
+    return {
+        "digest": meta.digest,
+        "roles": list(meta.roles),
+        "entities": {e.name: entity_to_dict(e) for e in meta},
+    }
+
+
+def meta_from_dict(data: dict[str, Any]) -> Meta:
+    """Rebuild Meta from `meta_to_dict` output. Field options are normalised again by their
+    type so picklist choices come back as `Choice` objects."""
+    from app.fields import registry
+
+    entities: dict[str, EntityDef] = {}
+    for name, e in data["entities"].items():
+        fields: dict[str, FieldDef] = {}
+        for fname, fd in e["fields"].items():
+            ftype = registry.get(fd["type"])
+            options = ftype.normalize_options(dict(fd.get("options", {})))
+            attrs = {k: fd.get(k) for k in _FIELD_ATTRS if k in fd}
+            default = attrs.pop("default", None)
+            f = FieldDef(name=fname, options=freeze(options),
+                         source=Source(f"config version {data.get('digest', '')[:12]}"),
+                         **{k: freeze(v) for k, v in attrs.items()})
+            if default is not None:
+                object.__setattr__(f, "default", freeze(ftype.to_python(f, default)))
+            fields[fname] = f
+        entities[name] = EntityDef(
+            name=name,
+            label=freeze(e.get("label") or {}),
+            plural=freeze(e.get("plural") or {}),
+            title=e.get("title"),
+            fields=freeze(fields),
+            rules=tuple(
+                RuleDef(r["name"], r["when"], freeze(r["message"]), r.get("field"))
+                for r in e.get("rules", [])
+            ),
+            permissions=freeze(e.get("permissions") or {}),
+            layout=freeze(e.get("layout") or []),
+            removed_fields=tuple(e.get("removed_fields") or ()),
+            icon=e.get("icon"),
+        )
+    return Meta(entities=freeze(entities), roles=tuple(data.get("roles") or ()),
+                digest=data.get("digest", ""))

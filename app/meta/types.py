@@ -1,0 +1,232 @@
+"""Typed, frozen metadata: what the rest of the engine reads after the YAML is loaded and checked.
+
+Nothing here imports Flask or SQLAlchemy. A `Meta` is one resolved configuration: every overlay
+merged, presets expanded, every name checked. It is immutable so one instance can be shared by all
+requests served on one config version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+import dataclasses
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+#: Columns every entity table has; field names may not take them.
+SYSTEM_COLUMNS: tuple[str, ...] = (
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by_id",
+    "updated_by_id",
+    "owner_id",
+    "deleted_at",
+)
+
+#: Words a field or entity may not be called (system columns, SQL keywords that trip up
+#: PostgreSQL or SQLite when unquoted, and names the ORM classes use).
+RESERVED_NAMES: frozenset[str] = frozenset(
+    {
+        *SYSTEM_COLUMNS,
+        "owner",
+        "created_by",
+        "updated_by",
+        "metadata",
+        "registry",
+        "query",
+        "select",
+        "from",
+        "where",
+        "table",
+        "order",
+        "group",
+        "user",
+        "all",
+        "and",
+        "or",
+        "not",
+        "null",
+        "true",
+        "false",
+        "in",
+        "is",
+        "as",
+        "limit",
+        "offset",
+        "default",
+        "check",
+        "column",
+        "primary",
+        "references",
+        "constraint",
+        "if",
+    }
+)
+
+Labels = Mapping[str, str]
+"""A text in several languages, keyed by locale (`en`, `zh`)."""
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze plain YAML data: dicts become read-only mappings, lists become tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The inverse of `freeze`: plain dicts and lists, for JSON and YAML output."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+def label_text(labels: Labels | None, locale: str, fallback: str) -> str:
+    """The label in `locale` (`zh_CN` falls back to `zh`), else English, else `fallback`."""
+    if not labels:
+        return fallback
+    for key in (locale, locale.split("_")[0], "en"):
+        if key in labels:
+            return labels[key]
+    return next(iter(labels.values()), fallback)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where something was written: a file and a 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a picklist or multi-picklist, in display order."""
+
+    value: str
+    label: Labels = field(default_factory=dict)
+    color: str | None = None
+    #: extra attributes admins attach to a choice (for example a stage's `probability`)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One field of an entity, options already merged from presets and overlays."""
+
+    name: str
+    type: str
+    label: Labels = field(default_factory=dict)
+    help: Labels = field(default_factory=dict)
+    required: bool = False
+    unique: bool = False
+    #: a literal default, or None; `default_expr` holds an expression default instead
+    default: Any = None
+    default_expr: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    read_only: bool = False
+    hidden: bool = False
+    indexed: bool = False
+    visible_when: str | None = None
+    required_when: str | None = None
+    #: previous name of this field: the migration renames the column and keeps its data
+    renamed_from: str | None = None
+    #: type-specific options (`to`, `choices`, `expr`, `result`, `format`, `precision`, ...)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    source: Source = field(default_factory=lambda: Source("<unknown>"))
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    @property
+    def choices(self) -> tuple[Choice, ...]:
+        return tuple(self.options.get("choices", ()))
+
+    def label_for(self, locale: str = "en") -> str:
+        return label_text(self.label, locale, self.name.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """A validation rule across fields: when `when` is true, the record is refused."""
+
+    name: str
+    when: str
+    message: Labels
+    field: str | None = None
+    source: Source = dataclasses.field(default_factory=lambda: Source("<unknown>"))
+
+
+@dataclass(frozen=True)
+class EntityDef:
+    name: str
+    label: Labels
+    plural: Labels
+    title: str | None
+    fields: Mapping[str, FieldDef]
+    rules: tuple[RuleDef, ...] = ()
+    #: role -> permission mapping, kept as written; the permissions issue gives it meaning
+    permissions: Mapping[str, Any] = field(default_factory=dict)
+    #: form/detail layout as written (sections of fields); the UI issue gives it meaning
+    layout: tuple[Mapping[str, Any], ...] = ()
+    #: fields the overlays removed: their columns stay (hidden) until an explicit purge
+    removed_fields: tuple[str, ...] = ()
+    icon: str | None = None
+    source: Source = field(default_factory=lambda: Source("<unknown>"))
+
+    @property
+    def table(self) -> str:
+        return table_name(self.name)
+
+    def label_for(self, locale: str = "en") -> str:
+        return label_text(self.label, locale, self.name.replace("_", " ").capitalize())
+
+    def plural_for(self, locale: str = "en") -> str:
+        return label_text(self.plural, locale, self.label_for(locale))
+
+    def __iter__(self) -> Iterator[FieldDef]:
+        return iter(self.fields.values())
+
+
+def table_name(entity: str) -> str:
+    """The SQL table of an entity: a fixed prefix keeps entity tables apart from system ones."""
+    return f"ent_{entity}"
+
+
+@dataclass(frozen=True)
+class Meta:
+    """One resolved configuration: every entity, after overlays, presets and checks."""
+
+    entities: Mapping[str, EntityDef]
+    roles: tuple[str, ...] = ()
+    #: content hash of the resolved config (stable across key order and comments)
+    digest: str = ""
+    #: the files read, in the order they were merged (base pack first, overlays after)
+    files: tuple[str, ...] = ()
+    #: provenance: "entity/key", "entity.field", "entity.field/option" -> every place that set
+    #: it, in merge order (the last one is in effect)
+    provenance: Mapping[str, tuple[Source, ...]] = field(default_factory=dict)
+
+    def entity(self, name: str) -> EntityDef:
+        return self.entities[name]
+
+    def __iter__(self) -> Iterator[EntityDef]:
+        return iter(self.entities.values())

@@ -1,0 +1,287 @@
+"""Compare the live database and the active config with a new config, and plan the change.
+
+The plan is data-aware: it counts the rows each step touches, tries every stored value against a
+new field type and lists the ones that would not convert, finds picklist values left orphaned,
+and refuses (unsupported) what would lose data. Removing a field hides it; only `purge` drops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.fields import registry
+from app.fields.base import FieldValueError
+from app.meta.snapshot import entity_to_dict, field_to_dict
+from app.meta.types import SYSTEM_COLUMNS, EntityDef, FieldDef, Meta
+from app.migrate.steps import DESTRUCTIVE, SAFE, UNSUPPORTED, Plan, Step
+
+MAX_LISTED = 10
+
+
+def column_of(f: FieldDef) -> str | None:
+    ftype = registry.get(f.type)
+    return ftype.column_name(f) if ftype.has_column else None
+
+
+def wanted_indexes(e: EntityDef) -> dict[str, tuple[str, bool]]:
+    """index name -> (column, unique) for the fields of `e` (see model.build.entity_table)."""
+    from app.model.build import index_name
+
+    out: dict[str, tuple[str, bool]] = {}
+    for f in e:
+        col = column_of(f)
+        if col is None:
+            continue
+        unique = f.unique or f.type == "autonumber"
+        if unique or f.indexed or f.type in ("lookup", "master_detail", "user"):
+            out[index_name(e.table, col, unique)] = (col, unique)
+    return out
+
+
+class EntityDiff:
+    def __init__(self, conn: sa.Connection, old: EntityDef | None, new: EntityDef,
+                 meta: Meta, purge: bool) -> None:
+        self.conn, self.old, self.new, self.meta, self.purge = conn, old, new, meta, purge
+        insp = sa.inspect(conn)
+        self.table = new.table
+        self.live = {c["name"]: c for c in insp.get_columns(self.table)}
+        self.live_indexes = {i["name"]: i for i in insp.get_indexes(self.table) if i["name"]}
+        self._rows: int | None = None
+        self.steps: list[Step] = []
+
+    @property
+    def rows(self) -> int:
+        if self._rows is None:
+            self._rows = self.conn.execute(
+                sa.select(sa.func.count()).select_from(sa.table(self.table))).scalar_one()
+        return self._rows
+
+    def _count(self, where: str) -> int:
+        return int(self.conn.exec_driver_sql(
+            f'SELECT count(*) FROM "{self.table}" WHERE {where}').scalar_one())
+
+    def step(self, op: str, summary: str, **kw: Any) -> Step:
+        s = Step(op=op, entity=self.new.name, summary=summary, **kw)
+        self.steps.append(s)
+        return s
+
+    # -- per field -------------------------------------------------------------------------
+    def run(self) -> list[Step]:
+        renamed_from = {f.renamed_from for f in self.new if f.renamed_from}
+        for f in self.new:
+            col = column_of(f)
+            if col is not None:
+                self.field(f, col)
+        old_fields = {column_of(f): f for f in (self.old or []) if column_of(f)}
+        new_cols = {column_of(f) for f in self.new} - {None}
+        for col in self.live:
+            if col in SYSTEM_COLUMNS or col in new_cols:
+                continue
+            oldf = old_fields.get(col)
+            if oldf is not None and oldf.name in renamed_from:
+                continue
+            if any(self._old_column_for_rename(f) == col for f in self.new if f.renamed_from):
+                continue
+            self.removed(col, oldf)
+        self.indexes()
+        return self.steps
+
+    def _old_column_for_rename(self, f: FieldDef) -> str | None:
+        if not f.renamed_from:
+            return None
+        prev = self.old.fields.get(f.renamed_from) if self.old else None
+        if prev is not None:
+            return column_of(prev)
+        return f.renamed_from + ("_id" if f.type in ("lookup", "master_detail", "user") else "")
+
+    def field(self, f: FieldDef, col: str) -> None:
+        oldf = self.old.fields.get(f.name) if self.old else None
+        if col not in self.live:
+            old_col = self._old_column_for_rename(f)
+            if old_col and old_col in self.live:
+                prev = self.old.fields.get(f.renamed_from or "") if self.old else None
+                self.step("rename_column", f"rename {self.new.name}.{f.renamed_from} to "
+                          f"{f.name} (data kept)", column=col, rows=self.rows,
+                          data={"old_column": old_col})
+                if prev is not None and prev.type != f.type:
+                    self.convert(prev, f, col)
+                return
+            self.add(f, col)
+            return
+        if oldf is None:
+            self.step("restore_column", f"show {self.new.name}.{f.name} again: its column was "
+                      "kept when it was removed, with its data", column=col, rows=self.rows,
+                      data={"field": field_to_dict(f)})
+        if oldf is not None and oldf.type != f.type:
+            self.convert(oldf, f, col)
+        elif oldf is None:
+            self.convert(None, f, col, only_check=True)
+        elif (f.type == "string" and (f.max_length or 255) < (oldf.max_length or 255)):
+            self.shorten(f, col, oldf)
+        if f.type in ("picklist", "multi_picklist") and oldf is not None:
+            self.orphans(oldf, f, col)
+        if f.required and (oldf is None or not oldf.required) and self.rows:
+            empty = self._count(f'"{col}" IS NULL')
+            if empty:
+                s = self.step("note", f"{self.new.name}.{f.name} becomes required", column=col,
+                              rows=empty)
+                s.warnings.append(f"{empty} existing rows have no {f.name}; they keep working "
+                                  "but need a value at their next edit")
+
+    def add(self, f: FieldDef, col: str) -> None:
+        data: dict[str, Any] = {"field": field_to_dict(f)}
+        summary = f"add {f.type} field {self.new.name}.{f.name}"
+        safety, problems = SAFE, []
+        if f.type == "rollup":
+            data["backfill"] = "rollup"
+            summary += ", computed for existing rows"
+        elif f.type == "autonumber" and self.rows:
+            data["backfill"] = "autonumber"
+            summary += ", numbered for existing rows in creation order"
+        elif f.default is not None and self.rows:
+            data["backfill"] = "default"
+            summary += f", existing rows set to the default {f.default!r}"
+        elif f.default_expr and self.rows:
+            data["backfill"] = "default_expr"
+            summary += f", existing rows set to {f.default_expr}"
+        elif f.required and self.rows:
+            safety = UNSUPPORTED
+            problems.append(
+                f"{f.name} is required and {self.table} has {self.rows} rows: give it a "
+                "`default:` to fill them, or add it as optional, fill it, then make it required")
+        self.step("add_column", summary, column=col, rows=self.rows if self.rows else 0,
+                  safety=safety, problems=problems, data=data)
+
+    def convert(self, oldf: FieldDef | None, f: FieldDef, col: str, only_check: bool = False
+                ) -> None:
+        ftype = registry.get(f.type)
+        bad: list[str] = []
+        bad_rows = 0
+        result = self.conn.exec_driver_sql(
+            f'SELECT "{col}", count(*), min(id) FROM "{self.table}" WHERE "{col}" IS NOT NULL '
+            f'GROUP BY "{col}"')
+        for value, count, first_id in result:
+            try:
+                ftype.to_python(f, value)
+            except (FieldValueError, ValueError, TypeError) as exc:
+                bad_rows += count
+                if len(bad) < MAX_LISTED:
+                    bad.append(f"row id {first_id}: {value!r} ({exc})"
+                               + (f" and {count - 1} more rows" if count > 1 else ""))
+        src = oldf.type if oldf else "the kept column"
+        if bad_rows:
+            self.step("convert_column", f"change {self.new.name}.{f.name} from {src} to "
+                      f"{f.type}", column=col, rows=bad_rows, safety=UNSUPPORTED,
+                      problems=[f"{bad_rows} rows hold values that are not a valid {f.type}; "
+                                "fix them first:", *bad])
+            return
+        if only_check:
+            return
+        old_sql = registry.get(oldf.type).sa_type(oldf) if oldf else None
+        dialect = self.conn.dialect
+        same_sql = old_sql is not None and (
+            old_sql.compile(dialect=dialect) == ftype.sa_type(f).compile(dialect=dialect))
+        self.step("convert_column", f"change {self.new.name}.{f.name} from {src} to {f.type}"
+                  + (" (same storage, no rewrite)" if same_sql else ", every value converted"),
+                  column=col, rows=self.rows,
+                  data={"field": field_to_dict(f), "rewrite": not same_sql})
+
+    def shorten(self, f: FieldDef, col: str, oldf: FieldDef) -> None:
+        limit = f.max_length or 255
+        too_long = self._count(f'length("{col}") > {int(limit)}')
+        if too_long:
+            self.step("alter_length", f"shorten {self.new.name}.{f.name} to {limit} characters",
+                      column=col, rows=too_long, safety=UNSUPPORTED,
+                      problems=[f"{too_long} rows are longer than {limit} characters and would "
+                                "be cut"])
+        else:
+            self.step("alter_length", f"shorten {self.new.name}.{f.name} to {limit} characters",
+                      column=col, rows=self.rows, data={"field": field_to_dict(f)})
+
+    def orphans(self, oldf: FieldDef, f: FieldDef, col: str) -> None:
+        gone = {c.value for c in oldf.choices} - {c.value for c in f.choices}
+        if not gone or f.type != "picklist":
+            return
+        counts = self.conn.execute(
+            sa.text(f'SELECT "{col}", count(*) FROM "{self.table}" WHERE "{col}" IN '
+                    f'({", ".join(f":v{i}" for i in range(len(gone)))}) GROUP BY "{col}"'),
+            {f"v{i}": v for i, v in enumerate(sorted(gone))}).all()
+        if counts:
+            s = self.step("note", f"picklist {self.new.name}.{f.name} loses values "
+                          f"{', '.join(sorted(gone))}", column=col, rows=sum(c for _, c in counts))
+            for value, count in counts:
+                s.warnings.append(f"{count} rows keep the orphaned value '{value}' (shown as "
+                                  "is; edit them or restore the choice)")
+
+    def removed(self, col: str, oldf: FieldDef | None) -> None:
+        name = oldf.name if oldf else col
+        filled = self._count(f'"{col}" IS NOT NULL') if self.rows else 0
+        if self.purge:
+            self.step("drop_column", f"PURGE column {self.table}.{col}: its data is deleted "
+                      "(a backup copy is taken first)", column=col, rows=filled,
+                      safety=DESTRUCTIVE)
+        elif oldf is not None:
+            nullable = self.live[col].get("nullable", True)
+            self.step("hide_column", f"hide {self.new.name}.{name}: the column and its {filled} "
+                      "values are kept (purge drops them)", column=col, rows=filled,
+                      data={"make_nullable": not nullable})
+
+    def indexes(self) -> None:
+        wanted = wanted_indexes(self.new)
+        live_cols = set(self.live)
+        for name, (col, unique) in wanted.items():
+            if name in self.live_indexes:
+                continue
+            if unique and self.rows and (col in live_cols):
+                dups = self.conn.exec_driver_sql(
+                    f'SELECT "{col}", count(*) FROM "{self.table}" WHERE "{col}" IS NOT NULL '
+                    f'GROUP BY "{col}" HAVING count(*) > 1').all()
+                if dups:
+                    self.step("create_index", f"make {self.new.name}.{col} unique", column=col,
+                              rows=sum(c for _, c in dups), safety=UNSUPPORTED,
+                              problems=[f"{len(dups)} values appear more than once, for example "
+                                        + ", ".join(repr(v) for v, _ in dups[:MAX_LISTED])])
+                    continue
+            self.step("create_index", f"{'unique ' if unique else ''}index on "
+                      f"{self.new.name}.{col}", column=col,
+                      data={"name": name, "unique": unique})
+        for name, info in self.live_indexes.items():
+            if name.startswith(("ix_", "uq_")) and name not in wanted and \
+                    not name.endswith(("_owner_id", "_deleted_at")):
+                cols = info.get("column_names") or []
+                new_cols = {column_of(f) for f in self.new}
+                if not cols or cols[0] not in new_cols:
+                    continue  # a hidden column keeps its index; a purge drops both together
+                self.step("drop_index", f"drop index {name}", column=cols[0] if cols else None,
+                          data={"name": name})
+
+
+def make_plan(
+    conn: sa.Connection, old: Meta | None, new: Meta, *, base_version: int | None,
+    purge: bool = False,
+) -> Plan:
+    live_tables = set(sa.inspect(conn).get_table_names())
+    steps: list[Step] = []
+    for e in new:
+        if e.table not in live_tables:
+            steps.append(Step("create_table", e.name, f"create entity {e.name} (table {e.table},"
+                              f" {len(e.fields)} fields)", data={"entity": entity_to_dict(e)}))
+            continue
+        old_e = old.entities.get(e.name) if old else None
+        steps.extend(EntityDiff(conn, old_e, e, new, purge).run())
+    for table in sorted(live_tables):
+        if not table.startswith("ent_") or table[4:] in new.entities:
+            continue
+        entity = table[4:]
+        rows = conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one()
+        if purge:
+            steps.append(Step("drop_table", entity, f"PURGE entity {entity}: table {table} and "
+                              "its data are deleted (a backup copy is taken first)", rows=rows,
+                              safety=DESTRUCTIVE))
+        elif old is not None and entity in old.entities:
+            steps.append(Step("hide_table", entity, f"hide entity {entity}: table {table} and "
+                              f"its {rows} rows are kept (purge drops them)", rows=rows))
+    return Plan(steps=steps, base_version=base_version,
+                base_digest=old.digest if old else None, target_digest=new.digest, purge=purge)

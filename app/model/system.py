@@ -1,0 +1,89 @@
+"""System tables: users, roles, config versions, schema history, audit, autonumber sequences.
+
+They live in their own MetaData, fixed by the code (not by YAML). Each config version's model
+gets a copy of `sys_user` so lookups of type `user` can reference it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+system_metadata = sa.MetaData()
+
+
+def _now() -> sa.ColumnElement[sa.DateTime]:
+    return sa.func.current_timestamp()
+
+
+users = sa.Table(
+    "sys_user",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("email", sa.String(254)),
+    sa.Column("full_name", sa.String(120)),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("roles", sa.JSON, nullable=False, default=list),
+    sa.Column("locale", sa.String(10)),
+    sa.Column("manager_id", sa.Integer, sa.ForeignKey("sys_user.id", ondelete="SET NULL")),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+roles = sa.Table(
+    "sys_role",
+    system_metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
+config_versions = sa.Table(
+    "sys_config_version",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("sys_config_version.id")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("author", sa.String(120)),
+    sa.Column("message", sa.Text),
+    sa.Column("migration_id", sa.String(200)),
+    sa.Column("snapshot", sa.JSON, nullable=False),
+)
+
+schema_history = sa.Table(
+    "sys_schema_history",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("migration_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("author", sa.String(120)),
+    sa.Column("from_digest", sa.String(64)),
+    sa.Column("to_digest", sa.String(64), nullable=False),
+    sa.Column("steps", sa.JSON, nullable=False),
+)
+
+audit = sa.Table(
+    "sys_audit",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("sys_user.id", ondelete="SET NULL")),
+    sa.Column("entity", sa.String(63)),
+    sa.Column("record_id", sa.Integer),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("changes", sa.JSON),
+    sa.Index("ix_sys_audit_record", "entity", "record_id"),
+)
+
+sequences = sa.Table(
+    "sys_sequence",
+    system_metadata,
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False, default=0),
+)
+
+SYSTEM_TABLES = frozenset(system_metadata.tables)
+
+
+def create_system_tables(conn: sa.Connection) -> None:
+    system_metadata.create_all(conn, checkfirst=True)

@@ -1,0 +1,204 @@
+"""config.yaml: where the database is, which schemas to read, the roles, and overlays.
+
+Resolution order, later wins: the `extends:` chain (base first), then the file itself, then
+`CRM_<KEY>` environment variables (values parsed as YAML scalars, so `CRM_ROLES="[a, b]"` works).
+`CRM_CONFIG` selects the file (default: ./config.yaml). Paths in a file are relative to that file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.meta.errors import ConfigError, ConfigErrors
+from app.meta.types import IDENTIFIER, Source
+
+log = logging.getLogger(__name__)
+
+KEYS = {
+    "name": "a display name for this deployment",
+    "database_url": "SQLAlchemy URL; default a SQLite file in instance/",
+    "secret_key": "never write it here: set CRM_SECRET_KEY",
+    "locale": "default language: en or zh_CN",
+    "currency": "default ISO currency code for currency fields",
+    "roles": "the roles users can have",
+    "schemas": "folder of entity YAML files",
+    "workflows": "folder of workflow YAML files",
+    "migrations": "folder where applied schema changes are recorded",
+    "plugins": "folder of plugins",
+    "extends": "the config.yaml this one overlays",
+    "instance": "folder for the SQLite database, uploads and keys",
+    "read_only_config": "the config folder may not be written (promoted deployments)",
+}
+PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance")
+LOCALES = ("en", "zh_CN")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One config.yaml in the `extends` chain."""
+
+    config_file: Path
+    schemas: Path | None
+    workflows: Path | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_file: Path
+    name: str
+    database_url: str
+    secret_key: str
+    secret_key_generated: bool
+    locale: str
+    currency: str
+    roles: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    migrations_dir: Path
+    plugins_dir: Path | None
+    instance_dir: Path
+    read_only_config: bool
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def schema_dirs(self) -> list[Path]:
+        return [layer.schemas for layer in self.layers if layer.schemas is not None]
+
+    @property
+    def workflow_dirs(self) -> list[Path]:
+        return [layer.workflows for layer in self.layers if layer.workflows is not None]
+
+
+def _read(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
+    """The chain of (file, data), base first."""
+    src = Source(str(path))
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigErrors([ConfigError("CRM-E050", f"`extends` goes round in a circle: {chain}",
+                                        src)])
+    if not path.is_file():
+        raise ConfigErrors([ConfigError("CRM-E050", f"config file {path} does not exist", src)])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigErrors([ConfigError("CRM-E001", f"not valid YAML: {exc}", src)]) from None
+    if not isinstance(data, dict):
+        raise ConfigErrors([ConfigError("CRM-E050", "config.yaml must be a mapping of keys", src)])
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise ConfigErrors(
+            [ConfigError("CRM-E050", f"unknown key '{k}'; the keys are: {', '.join(KEYS)}", src)
+             for k in unknown]
+        )
+    base = data.get("extends")
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    if base:
+        chain = _read((path.parent / str(base)).resolve(), (*seen, path))
+    chain.append((path, data))
+    return chain
+
+
+def _env_overrides(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in KEYS:
+        env = f"CRM_{key.upper()}"
+        if env in environ:
+            raw = environ[env]
+            if key in ("database_url", "secret_key", "name"):
+                out[key] = raw
+            else:
+                try:
+                    out[key] = yaml.safe_load(raw)
+                except yaml.YAMLError:
+                    out[key] = raw
+    return out
+
+
+def load_settings(
+    config_file: str | Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    env = os.environ if environ is None else environ
+    path = Path(config_file or env.get("CRM_CONFIG") or "config.yaml").resolve()
+    chain = _read(path, ())
+    merged: dict[str, Any] = {}
+    layers: list[Layer] = []
+    resolved_paths: dict[str, Path] = {}
+    for file, data in chain:
+        for key in PATH_KEYS:
+            if data.get(key):
+                resolved_paths[key] = (file.parent / str(data[key])).resolve()
+        layers.append(
+            Layer(
+                config_file=file,
+                schemas=(file.parent / str(data["schemas"])).resolve()
+                if data.get("schemas") else None,
+                workflows=(file.parent / str(data["workflows"])).resolve()
+                if data.get("workflows") else None,
+            )
+        )
+        merged.update({k: v for k, v in data.items() if k not in PATH_KEYS})
+    overrides = _env_overrides(env)
+    for key in PATH_KEYS:
+        if key in overrides:
+            resolved_paths[key] = Path(str(overrides.pop(key))).resolve()
+    merged.update(overrides)
+    if "CRM_SCHEMAS" in env or "CRM_WORKFLOWS" in env:  # the environment overrides the top layer
+        top = layers[-1]
+        layers[-1] = Layer(top.config_file, resolved_paths.get("schemas", top.schemas),
+                           resolved_paths.get("workflows", top.workflows))
+
+    src = Source(str(path))
+    errors: list[ConfigError] = []
+    if "secret_key" in chain[-1][1] and chain[-1][1]["secret_key"]:
+        errors.append(ConfigError("CRM-E050", "secret_key must not be written in config.yaml; "
+                                  "set the CRM_SECRET_KEY environment variable", src))
+    locale = str(merged.get("locale") or "en")
+    if locale not in LOCALES:
+        errors.append(ConfigError("CRM-E050", f"locale '{locale}' is not one of "
+                                  f"{', '.join(LOCALES)}", src))
+    roles_raw = merged.get("roles") or ["admin"]
+    if not isinstance(roles_raw, list):
+        errors.append(ConfigError("CRM-E050", "roles must be a list of role names", src))
+        roles_raw = ["admin"]
+    roles = tuple(str(r) for r in roles_raw)
+    for role in roles:
+        if not IDENTIFIER.match(role):
+            errors.append(ConfigError("CRM-E050", f"role '{role}' is not a valid identifier", src))
+    if "admin" not in roles:
+        roles = ("admin", *roles)
+    currency = str(merged.get("currency") or "CNY")
+    if errors:
+        raise ConfigErrors(errors)
+
+    instance = resolved_paths.get("instance", path.parent / "instance")
+    database_url = str(merged.get("database_url") or f"sqlite:///{instance / 'crm.db'}")
+    secret = str(merged.get("secret_key") or env.get("CRM_SECRET_KEY") or "")
+    generated = not secret
+    if generated:
+        secret = secrets.token_hex(32)
+        log.warning(
+            "CRM_SECRET_KEY is not set: using a random development key. Sessions will not "
+            "survive a restart and this is NOT safe for production. Set CRM_SECRET_KEY."
+        )
+    return Settings(
+        config_file=path,
+        name=str(merged.get("name") or "CRM"),
+        database_url=database_url,
+        secret_key=secret,
+        secret_key_generated=generated,
+        locale=locale,
+        currency=currency,
+        roles=roles,
+        layers=tuple(layers),
+        migrations_dir=resolved_paths.get("migrations", path.parent / "migrations"),
+        plugins_dir=resolved_paths.get("plugins"),
+        instance_dir=instance,
+        read_only_config=bool(merged.get("read_only_config", False)),
+        raw=merged,
+    )

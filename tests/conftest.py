@@ -1,0 +1,92 @@
+"""Shared fixtures: a fresh database per test, on SQLite by default and on PostgreSQL when
+CRM_TEST_DATABASE_URL is set (CI sets it, and CRM_REQUIRE_POSTGRES=1 so nothing skips there)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
+REQUIRE_PG = os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_reachable(url: str) -> str | None:
+    """None when PostgreSQL answers at `url`, else the reason it does not."""
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any driver or network error means: not reachable
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of a reachable PostgreSQL, or skip (fail in CI) with the reason."""
+    if not PG_URL:
+        reason = "PostgreSQL tests need CRM_TEST_DATABASE_URL (see README, .ci/run sets it)"
+        if REQUIRE_PG:
+            pytest.fail(reason + " but CRM_REQUIRE_POSTGRES=1")
+        pytest.skip(reason)
+    problem = _pg_reachable(PG_URL)
+    if problem:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL at CRM_TEST_DATABASE_URL is required but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL at CRM_TEST_DATABASE_URL is unreachable: {problem}")
+    return PG_URL
+
+
+@pytest.fixture
+def new_database_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[
+        Callable[[], str]]:
+    """Make fresh, empty databases: SQLite files, or (when CRM_TEST_DATABASE_URL is set) new
+    PostgreSQL schemas in that database, all dropped after the test."""
+    schemas: list[str] = []
+    base = request.getfixturevalue("postgres_url") if PG_URL else ""
+
+    made: list[str] = []
+
+    def make() -> str:
+        made.append("db")
+        if not base:
+            return f"sqlite:///{tmp_path / f'crm{len(made)}.db'}"
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        schemas.append(schema)
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+    yield make
+    if schemas:
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str]) -> str:
+    """A fresh, empty database for one test (SQLite, or PostgreSQL in CI)."""
+    return new_database_url()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    from app.db import make_engine
+
+    eng = make_engine(database_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
