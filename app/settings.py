@@ -79,8 +79,8 @@ def _read(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]
     """The chain of (file, data), base first."""
     src = Source(str(path))
     if path in seen:
-        chain = " -> ".join(str(p) for p in (*seen, path))
-        raise ConfigErrors([ConfigError("CRM-E050", f"`extends` goes round in a circle: {chain}",
+        circle = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigErrors([ConfigError("CRM-E050", f"`extends` goes round in a circle: {circle}",
                                         src)])
     if not path.is_file():
         raise ConfigErrors([ConfigError("CRM-E050", f"config file {path} does not exist", src)])

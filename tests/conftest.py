@@ -38,7 +38,8 @@ def postgres_url() -> str:
     problem = _pg_reachable(PG_URL)
     if problem:
         if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL at CRM_TEST_DATABASE_URL is required but unreachable: {problem}")
+            pytest.fail(f"PostgreSQL at CRM_TEST_DATABASE_URL is required but unreachable: "
+                        f"{problem}")
         pytest.skip(f"PostgreSQL at CRM_TEST_DATABASE_URL is unreachable: {problem}")
     return PG_URL
 

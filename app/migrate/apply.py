@@ -61,14 +61,14 @@ class Applier:
     def table_name(self, step: Step) -> str:
         return f"ent_{step.entity}"
 
-    def _indexes_on(self, table: str, column: str) -> list[dict[str, Any]]:
+    def _indexes_on(self, table: str, column: str) -> list[Any]:
         return [i for i in sa.inspect(self.conn).get_indexes(table)
                 if column in (i.get("column_names") or [])]
 
     # -- operations ------------------------------------------------------------------------
     def op_add_column(self, step: Step) -> None:
         table = self.models.table(step.entity)
-        col = table.c[step.column]
+        col = table.c[step.column or ""]
         if self.sqlite and col.foreign_keys:
             fk = next(iter(col.foreign_keys))
             type_sql = col.type.compile(dialect=self.conn.dialect)
@@ -88,7 +88,7 @@ class Applier:
 
     def backfill(self, step: Step, table: sa.Table, how: str) -> None:
         f = self.field(step)
-        col = table.c[step.column]
+        col = table.c[step.column or ""]
         entity = self.meta.entities[step.entity]
         if how == "default":
             value = registry.get(f.type).to_python(f, f.default)
@@ -132,8 +132,9 @@ class Applier:
             name = index_name(table, old, unique)
             if any(i["name"] == name for i in self._indexes_on(table, old)):
                 self.ops.drop_index(name, table_name=table)
+        new = self.q(step.column or "")
         self.conn.exec_driver_sql(
-            f"ALTER TABLE {self.q(table)} RENAME COLUMN {self.q(old)} TO {self.q(step.column or '')}")
+            f"ALTER TABLE {self.q(table)} RENAME COLUMN {self.q(old)} TO {new}")
 
     def op_convert_column(self, step: Step) -> None:
         if not step.data.get("rewrite"):
@@ -221,7 +222,7 @@ class Applier:
         self.conn.exec_driver_sql(f"DROP TABLE {self.q(table)}{cascade}")
 
     def op_create_index(self, step: Step) -> None:
-        self.ops.create_index(step.data["name"], self.table_name(step), [step.column],
+        self.ops.create_index(step.data["name"], self.table_name(step), [step.column or ""],
                               unique=bool(step.data.get("unique")))
 
     def op_drop_index(self, step: Step) -> None:

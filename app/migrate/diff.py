@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from app.fields import registry
 from app.fields.base import FieldValueError
-from app.meta.snapshot import entity_to_dict, field_to_dict
+from app.meta.snapshot import field_to_dict
 from app.meta.types import SYSTEM_COLUMNS, EntityDef, FieldDef, Meta
 from app.migrate.steps import DESTRUCTIVE, SAFE, UNSUPPORTED, Plan, Step
 
@@ -267,7 +267,8 @@ def make_plan(
     for e in new:
         if e.table not in live_tables:
             steps.append(Step("create_table", e.name, f"create entity {e.name} (table {e.table},"
-                              f" {len(e.fields)} fields)", data={"entity": entity_to_dict(e)}))
+                              f" {len(e.fields)} fields)",
+                              data={"fields": {f.name: f.type for f in e}}))
             continue
         old_e = old.entities.get(e.name) if old else None
         steps.extend(EntityDiff(conn, old_e, e, new, purge).run())

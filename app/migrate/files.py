@@ -74,7 +74,7 @@ def commit_file(tmp: Path) -> Path:
 
 
 def read_all(folder: Path) -> list[MigrationFile]:
-    out = []
+    out: list[MigrationFile] = []
     if not folder.is_dir():
         return out
     for path in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.yaml")):

@@ -128,7 +128,7 @@ def publish(
     message: str | None = None,
     purge: bool = False,
     allow_destructive: bool = False,
-    expected_base: int | None | str = "any",
+    expected_base: int | str | None = "any",
     migrations_dir: Path | None = None,
 ) -> Published:
     models = build_models(meta)  # dry run: a config that cannot build never reaches the DB

@@ -178,7 +178,9 @@ def _formulas(
     return out
 
 
-def _relationships(e: EntityDef, classes: dict[str, type[Any]], tables: dict[str, sa.Table]) -> None:
+def _relationships(
+    e: EntityDef, classes: dict[str, type[Any]], tables: dict[str, sa.Table]
+) -> None:
     cls = classes[e.name]
     for f in e:
         if f.type not in ("lookup", "master_detail"):

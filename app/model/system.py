@@ -11,7 +11,7 @@ import sqlalchemy as sa
 system_metadata = sa.MetaData()
 
 
-def _now() -> sa.ColumnElement[sa.DateTime]:
+def _now() -> sa.sql.functions.current_timestamp:
     return sa.func.current_timestamp()
 
 
