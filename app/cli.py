@@ -4,47 +4,15 @@ and serve the app. Every failure is a plain message and a non-zero exit code, ne
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import click
-import sqlalchemy as sa
 
+from app.cli_errors import EXIT_CONFIG, EXIT_REFUSED, friendly
 from app.context import Context
 from app.meta.errors import ConfigErrors
-from app.migrate.publish import PublishError, plan_change, publish, replay
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CONFIG, EXIT_REFUSED, EXIT_DATABASE = 1, 2, 3
-
-
-def friendly(fn: F) -> F:
-    """Turn the errors users can cause into messages and exit codes."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConfigErrors as exc:
-            for err in exc.errors:
-                click.secho(str(err), fg="red", err=True)
-            click.echo(f"{len(exc.errors)} error(s) in the config.", err=True)
-            sys.exit(EXIT_CONFIG)
-        except PublishError as exc:
-            if exc.plan is not None:
-                click.echo(exc.plan.render(), err=True)
-            click.secho(f"Refused: {exc}", fg="red", err=True)
-            sys.exit(EXIT_REFUSED)
-        except sa.exc.OperationalError as exc:
-            click.secho(f"Database error: {str(exc.orig).strip()}", fg="red", err=True)
-            sys.exit(EXIT_DATABASE)
-
-    return wrapper  # type: ignore[return-value]
-
+from app.migrate.publish import plan_change, publish, replay
 
 pass_ctx = click.make_pass_decorator(Context)
 

@@ -9,6 +9,7 @@ import sys
 import click
 import yaml
 
+from app.cli_errors import friendly
 from app.context import Context
 from app.fields import registry
 from app.meta import jsonschema
@@ -80,8 +81,6 @@ def config() -> None:
 @click.pass_obj
 def explain(ctx: Context, target: str) -> None:
     """Which file set each property of ENTITY or ENTITY.FIELD."""
-    from app.cli import friendly
-
     @friendly
     def run() -> None:
         meta = ctx.yaml_meta()
@@ -94,6 +93,7 @@ def explain(ctx: Context, target: str) -> None:
 
 @config.command()
 @click.pass_obj
+@friendly
 def export(ctx: Context) -> None:
     """Print the live config version (from the database) as YAML."""
     with ctx.engine.connect() as conn:
@@ -109,8 +109,6 @@ def export(ctx: Context) -> None:
 @click.pass_obj
 def diff(ctx: Context) -> None:
     """Show where the YAML files and the live version differ (drift). Exit 1 if they do."""
-    from app.cli import friendly
-
     @friendly
     def run() -> None:
         meta = ctx.yaml_meta()

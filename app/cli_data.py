@@ -8,6 +8,7 @@ import sys
 import click
 import sqlalchemy as sa
 
+from app.cli_errors import friendly
 from app.context import Context
 from app.migrate.publish import active_version, publish, replay
 from app.model.build import build_models
@@ -35,6 +36,7 @@ def load_demo_data(ctx: Context, scale: int, seed: int, owner: int | None) -> di
 @click.option("--scale", default=1, show_default=True, help="multiply the number of records")
 @click.option("--seed", default=42, show_default=True)
 @click.pass_obj
+@friendly
 def demo_load(ctx: Context, scale: int, seed: int) -> None:
     """Insert realistic English and Chinese demo records."""
     counts = load_demo_data(ctx, scale, seed, None)
@@ -52,6 +54,7 @@ def user() -> None:
 @click.option("--email", default=None)
 @click.option("--password", default=None, help="omit to be asked (not echoed)")
 @click.pass_obj
+@friendly
 def user_create(ctx: Context, username: str, roles: tuple[str, ...], email: str | None,
                 password: str | None) -> None:
     """Create a user with roles from config.yaml."""
@@ -69,6 +72,7 @@ def user_create(ctx: Context, username: str, roles: tuple[str, ...], email: str 
 @click.argument("username")
 @click.option("--password", default=None, help="omit to be asked (not echoed)")
 @click.pass_obj
+@friendly
 def user_passwd(ctx: Context, username: str, password: str | None) -> None:
     """Set a user's password."""
     password = password or click.prompt("New password", hide_input=True,
@@ -86,8 +90,6 @@ def user_passwd(ctx: Context, username: str, password: str | None) -> None:
 @click.pass_obj
 def setup(ctx: Context, demo: bool) -> None:
     """Bring a database up to the YAML config; on first run create an admin and demo data."""
-    from app.cli import friendly
-
     @friendly
     def run() -> None:
         meta = ctx.yaml_meta()
@@ -119,6 +121,7 @@ def setup(ctx: Context, demo: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.pass_obj
+@friendly
 def serve(ctx: Context, host: str, port: int) -> None:
     """Serve the CRM (development server)."""
     from app.web import create_app

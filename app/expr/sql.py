@@ -148,7 +148,17 @@ class _Pick(_Element):
         super().__init__(*args)
         known = [c.type for c in self.clauses if not isinstance(c.type, sa.types.NullType)]
         if known:
-            self.type = known[0]
+            self.type = _number_type(known) or known[0]
+
+
+def _number_type(types: list[Any]) -> sa.types.TypeEngine[Any] | None:
+    """Integer for integers, a Numeric without scale for other numbers (a Numeric(12, 2) type
+    would round results to 2 places when they are read), None if not all are numbers."""
+    if not types or not all(isinstance(t, sa.Integer | sa.Numeric) for t in types):
+        return None
+    if all(isinstance(t, sa.Integer) for t in types):
+        return sa.Integer()
+    return sa.Numeric()
 
 
 class Least(_Pick):
@@ -267,17 +277,45 @@ def to_sql(expr: Expression, columns: Mapping[str, Col]) -> Col:
     return clause
 
 
+#: SQLite's parser has a small, fixed stack: each node costs about this much of it, and an
+#: expression nested deeper than SQL_DEPTH is refused rather than failing in SQLite only
+_CALL_WEIGHT = {"round": 2.0, "min": 4.0, "max": 4.0, "if": 1.5, "days_between": 1.5}
+_BINARY_WEIGHT = {"%": 5.0, "/": 1.5, "+": 1.0, "-": 1.0}
+SQL_DEPTH = 26.0
+
+
+def _weight(node: Node) -> float:
+    if isinstance(node, Call):
+        return _CALL_WEIGHT.get(node.name, 1.0)
+    if isinstance(node, Binary):
+        return _BINARY_WEIGHT.get(node.op, 0.5)
+    if isinstance(node, Compare | BoolOp | Unary):
+        return 1.0 if isinstance(node, Compare) and node.op in ("in", "not in") else 0.5
+    return 0.0
+
+
 class _Compiler:
     def __init__(self, expr: Expression, columns: Mapping[str, Col]) -> None:
         self.expr = expr
         self.columns = columns
+        self.depth = 0.0
 
     def sql(self, node: Node) -> tuple[Col, str]:
         """The SQL for `node` and its kind (refined by the columns' SQL types).
 
         Operators come back in parentheses: SQLAlchemy's own grouping rewrites some of them
         (NOT b becomes b = 0 on SQLite) without the parentheses their new precedence needs."""
+        weight = _weight(node)
+        self.depth += weight
+        if self.depth > SQL_DEPTH:
+            raise ExprError(NOT_IN_SQL, "the expression is nested too deeply to be computed in "
+                            "the database", node.offset)
         clause, kind = self.operator(node)
+        self.depth -= weight
+        if kind == "number" and not isinstance(node, Name | Lit):
+            number = _number_type([clause.type])
+            if number is not None and not isinstance(clause.type, type(number)):
+                clause = sa.type_coerce(clause, number)
         if isinstance(node, Unary | Binary | BoolOp | Compare):
             return Grouping(clause), kind
         return clause, kind

@@ -1,0 +1,1 @@
+"""Benchmarks: they print ratios against a hand-written baseline; they are not timed tests."""

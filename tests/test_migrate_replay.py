@@ -1,0 +1,88 @@
+"""Migration files: staging records them, production replays exactly the same steps, and a
+database that drifted from the recorded history is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.db import make_engine
+from app.migrate import files
+from app.migrate.publish import PublishConflict, PublishError, active_version, replay
+from tests.factories import account, apply, columns, insert, rows, small_pack
+
+
+def test_production_replays_stagings_steps(
+        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+    pack, history = tmp_path / "schemas", tmp_path / "migrations"
+    small_pack(pack)
+    apply(engine, pack, migrations_dir=history)
+    changed = account(rating={"type": "picklist", "choices": ["hot", "cold"]},
+                      headcount={"type": "integer", "renamed_from": "employees"})
+    del changed["fields"]["employees"]
+    small_pack(pack, changed)
+    apply(engine, pack, migrations_dir=history, message="rating and headcount")
+    recorded = files.read_all(history)
+    assert [len(m.steps) for m in recorded] == [2, 2]
+    assert "rename_column" in history.joinpath(recorded[1].path.name).read_text()
+
+    prod = make_engine(new_database_url())
+    try:
+        first = recorded[0]
+        # production already runs the first version, with its own data
+        replay_one = tmp_path / "only_first"
+        replay_one.mkdir()
+        replay_one.joinpath(first.path.name).write_text(first.path.read_text())
+        assert replay(prod, replay_one) == [first.id]
+        insert(prod, "ent_account", {"name": "Prod Co", "employees": 7})
+        assert replay(prod, history) == [recorded[1].id]
+        assert {"rating", "headcount"} <= columns(prod, "ent_account")
+        assert rows(prod, "ent_account", "headcount") == [(1, 7)]
+        with prod.connect() as conn:
+            _, live = active_version(conn)
+        assert live is not None and live.digest == recorded[1].to_digest
+        assert replay(prod, history) == []  # idempotent
+    finally:
+        prod.dispose()
+
+
+def test_replay_refuses_a_database_at_another_version(
+        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+    pack, history = tmp_path / "schemas", tmp_path / "migrations"
+    small_pack(pack)
+    apply(engine, pack, migrations_dir=history)
+    other = make_engine(new_database_url())
+    try:
+        small_pack(tmp_path / "other", account(fax={"type": "phone"}))
+        apply(other, tmp_path / "other")
+        with pytest.raises(PublishConflict):
+            replay(other, history)
+    finally:
+        other.dispose()
+
+
+def test_replay_checks_the_data_of_the_target(
+        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+    pack, history = tmp_path / "schemas", tmp_path / "migrations"
+    small_pack(pack, account(code={"type": "string"}))
+    apply(engine, pack, migrations_dir=history)
+    first = files.read_all(history)[0]
+    small_pack(pack, account(code={"type": "integer"}))
+    apply(engine, pack, migrations_dir=history)
+
+    prod = make_engine(new_database_url())
+    try:
+        only_first = tmp_path / "first"
+        only_first.mkdir()
+        only_first.joinpath(first.path.name).write_text(first.path.read_text())
+        replay(prod, only_first)
+        insert(prod, "ent_account", {"name": "X", "code": "not a number"})
+        with pytest.raises(PublishError) as refused:
+            replay(prod, history)
+        assert refused.value.plan is not None and refused.value.plan.unsupported
+        assert rows(prod, "ent_account", "code") == [(1, "not a number")]
+    finally:
+        prod.dispose()

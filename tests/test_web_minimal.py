@@ -1,0 +1,57 @@
+"""The minimal web app: sign-in (CSRF protected), the home page lists live entities."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.context import Context
+from app.model.system import create_system_tables
+from app.users import create_user
+from app.web import create_app
+from tests.factories import apply, small_pack
+
+
+@pytest.fixture
+def client(tmp_path: Path, database_url: str, engine: object) -> FlaskClient:
+    (tmp_path / "config.yaml").write_text("schemas: schemas\nroles: [sales_rep]\n")
+    small_pack(tmp_path / "schemas")
+    from app.settings import load_settings
+
+    ctx = Context(load_settings(tmp_path / "config.yaml", environ={
+        "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "k"}))
+    apply(ctx.engine, tmp_path / "schemas")
+    with ctx.engine.begin() as conn:
+        create_system_tables(conn)
+        create_user(conn, "rep", "password-1", ["sales_rep"], ctx.settings.roles)
+    app = create_app(ctx)
+    return app.test_client()
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_home_needs_login(client: FlaskClient) -> None:
+    assert client.get("/").status_code == 302
+
+
+def test_login_without_csrf_is_refused(client: FlaskClient) -> None:
+    resp = client.post("/login", data={"username": "rep", "password": "password-1"})
+    assert resp.status_code == 400
+
+
+def test_wrong_password_then_right(client: FlaskClient) -> None:
+    token = csrf(client.get("/login").text)
+    bad = client.post("/login", data={"username": "rep", "password": "nope-nope",
+                                      "csrf_token": token})
+    assert "Wrong username or password." in bad.text
+    ok = client.post("/login", data={"username": "rep", "password": "password-1",
+                                     "csrf_token": token}, follow_redirects=True)
+    assert ok.status_code == 200
+    assert "Config version 1 is live." in ok.text and "Account" in ok.text
