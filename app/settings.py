@@ -66,6 +66,14 @@ class Settings:
     read_only_config: bool
     raw: dict[str, Any] = field(default_factory=dict)
 
+    def warn_if_insecure(self) -> None:
+        """Say loudly that a generated key is in use (the web app calls this at start)."""
+        if self.secret_key_generated:
+            log.warning(
+                "CRM_SECRET_KEY is not set: using a random development key. Sessions will not "
+                "survive a restart and this is NOT safe for production. Set CRM_SECRET_KEY."
+            )
+
     @property
     def schema_dirs(self) -> list[Path]:
         return [layer.schemas for layer in self.layers if layer.schemas is not None]
@@ -182,10 +190,6 @@ def load_settings(
     generated = not secret
     if generated:
         secret = secrets.token_hex(32)
-        log.warning(
-            "CRM_SECRET_KEY is not set: using a random development key. Sessions will not "
-            "survive a restart and this is NOT safe for production. Set CRM_SECRET_KEY."
-        )
     return Settings(
         config_file=path,
         name=str(merged.get("name") or "CRM"),
@@ -202,3 +206,19 @@ def load_settings(
         read_only_config=bool(merged.get("read_only_config", False)),
         raw=merged,
     )
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of config.yaml, shipped as app/meta/config.schema.json for editors."""
+    strings = {k: {"type": "string", "description": d} for k, d in KEYS.items()}
+    strings["roles"] = {"type": "array", "items": {"type": "string",
+                                                   "pattern": IDENTIFIER.pattern},
+                        "description": KEYS["roles"]}
+    strings["locale"] = {"enum": list(LOCALES), "description": KEYS["locale"]}
+    strings["currency"] = {"type": "string", "pattern": "^[A-Z]{3}$",
+                           "description": KEYS["currency"]}
+    strings["read_only_config"] = {"type": "boolean", "description": KEYS["read_only_config"]}
+    strings["secret_key"] = {"not": {}, "description": KEYS["secret_key"]}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "CRM config.yaml", "type": "object", "properties": strings,
+            "additionalProperties": False}

@@ -19,8 +19,9 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_put_sqlite_in_instance(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = write(tmp_path / "config.yaml", "schemas: schemas\nroles: [sales_rep]\n")
+    s = load_settings(cfg, environ={})
     with caplog.at_level(logging.WARNING):
-        s = load_settings(cfg, environ={})
+        s.warn_if_insecure()
     assert s.database_url == f"sqlite:///{tmp_path / 'instance' / 'crm.db'}"
     assert s.roles == ("admin", "sales_rep")
     assert s.schema_dirs == [tmp_path / "schemas"]
@@ -69,3 +70,17 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> 
         load_settings(cfg, environ={})
     assert needle in str(info.value)
     assert all(e.code.startswith("CRM-E0") for e in info.value.errors)
+
+
+def test_shipped_config_schema_is_current_and_accepts_the_repo_config() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    from app.settings import config_schema
+
+    root = Path(__file__).resolve().parent.parent
+    shipped = json.loads((root / "app/meta/config.schema.json").read_text(encoding="utf-8"))
+    assert shipped == config_schema()
+    jsonschema.validate(yaml.safe_load((root / "config.yaml").read_text()), shipped)

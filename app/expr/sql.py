@@ -8,12 +8,14 @@ datetimes are computed in UTC on both databases, as `evaluate` does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import Grouping
@@ -273,45 +275,47 @@ def to_sql(expr: Expression, columns: Mapping[str, Col]) -> Col:
     """The expression over `columns` (see Expression.to_sql)."""
     clause = _Compiler(expr, columns).sql(expr.tree)[0]
     if isinstance(clause, Grouping):  # a bare Grouping in SELECT loses its result type
-        return sa.type_coerce(clause, clause.type)
+        clause = sa.type_coerce(clause, clause.type)
+    if _sqlite_nesting(clause) > SQL_NESTING:
+        raise ExprError(NOT_IN_SQL, "the expression is nested too deeply to be computed in the "
+                        "database; split it into several formula fields")
     return clause
 
 
-#: SQLite's parser has a small, fixed stack: each node costs about this much of it, and an
-#: expression nested deeper than SQL_DEPTH is refused rather than failing in SQLite only
-_CALL_WEIGHT = {"round": 2.0, "min": 4.0, "max": 4.0, "if": 1.5, "days_between": 1.5}
-_BINARY_WEIGHT = {"%": 5.0, "/": 1.5, "+": 1.0, "-": 1.0}
-SQL_DEPTH = 26.0
+#: SQLite's parser has a small fixed stack ("parser stack overflow" beyond about 25 levels of
+#: parentheses and CASE); deeper expressions are refused for both databases alike
+SQL_NESTING = 24
+_NESTING_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\(|\)|\bCASE\b|\bEND\b""")
 
 
-def _weight(node: Node) -> float:
-    if isinstance(node, Call):
-        return _CALL_WEIGHT.get(node.name, 1.0)
-    if isinstance(node, Binary):
-        return _BINARY_WEIGHT.get(node.op, 0.5)
-    if isinstance(node, Compare | BoolOp | Unary):
-        return 1.0 if isinstance(node, Compare) and node.op in ("in", "not in") else 0.5
-    return 0.0
+def _sqlite_nesting(clause: Col) -> int:
+    """How deeply the SQL of `clause` nests, as SQLite would parse it."""
+    try:
+        text = str(clause.compile(dialect=sqlite.dialect()))
+    except sa.exc.SQLAlchemyError:  # a column type SQLite cannot render: not for SQLite anyway
+        return 0
+    depth = deepest = 0
+    for match in _NESTING_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("(", "CASE"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (")", "END"):
+            depth -= 1
+    return deepest
 
 
 class _Compiler:
     def __init__(self, expr: Expression, columns: Mapping[str, Col]) -> None:
         self.expr = expr
         self.columns = columns
-        self.depth = 0.0
 
     def sql(self, node: Node) -> tuple[Col, str]:
         """The SQL for `node` and its kind (refined by the columns' SQL types).
 
         Operators come back in parentheses: SQLAlchemy's own grouping rewrites some of them
         (NOT b becomes b = 0 on SQLite) without the parentheses their new precedence needs."""
-        weight = _weight(node)
-        self.depth += weight
-        if self.depth > SQL_DEPTH:
-            raise ExprError(NOT_IN_SQL, "the expression is nested too deeply to be computed in "
-                            "the database", node.offset)
         clause, kind = self.operator(node)
-        self.depth -= weight
         if kind == "number" and not isinstance(node, Name | Lit):
             number = _number_type([clause.type])
             if number is not None and not isinstance(clause.type, type(number)):

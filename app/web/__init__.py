@@ -42,6 +42,7 @@ class User(UserMixin):
 
 
 def create_app(ctx: Context) -> Flask:
+    ctx.settings.warn_if_insecure()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=ctx.settings.secret_key,
