@@ -210,7 +210,8 @@ def load_settings(
 
 def config_schema() -> dict[str, Any]:
     """JSON Schema of config.yaml, shipped as app/meta/config.schema.json for editors."""
-    strings = {k: {"type": "string", "description": d} for k, d in KEYS.items()}
+    strings: dict[str, dict[str, Any]] = {
+        k: {"type": "string", "description": d} for k, d in KEYS.items()}
     strings["roles"] = {"type": "array", "items": {"type": "string",
                                                    "pattern": IDENTIFIER.pattern},
                         "description": KEYS["roles"]}
