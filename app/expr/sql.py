@@ -8,7 +8,8 @@ datetimes are computed in UTC on both databases, as `evaluate` does.
 
 from __future__ import annotations
 
-import re
+import contextlib
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -276,33 +277,33 @@ def to_sql(expr: Expression, columns: Mapping[str, Col]) -> Col:
     clause = _Compiler(expr, columns).sql(expr.tree)[0]
     if isinstance(clause, Grouping):  # a bare Grouping in SELECT loses its result type
         clause = sa.type_coerce(clause, clause.type)
-    if _sqlite_nesting(clause) > SQL_NESTING:
-        raise ExprError(NOT_IN_SQL, "the expression is nested too deeply to be computed in the "
-                        "database; split it into several formula fields")
+    problem = _sqlite_problem(clause)
+    if problem:
+        raise ExprError(NOT_IN_SQL, f"the expression is nested too deeply to be computed in the "
+                        f"database ({problem}); split it into several formula fields")
     return clause
 
 
-#: SQLite's parser has a small fixed stack ("parser stack overflow" beyond about 25 levels of
-#: parentheses and CASE); deeper expressions are refused for both databases alike
-SQL_NESTING = 24
-_NESTING_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\(|\)|\bCASE\b|\bEND\b""")
+def _sqlite_problem(clause: Col) -> str | None:
+    """SQLite's complaint about the nesting of `clause`, if any.
 
-
-def _sqlite_nesting(clause: Col) -> int:
-    """How deeply the SQL of `clause` nests, as SQLite would parse it."""
+    SQLite's parser has a small fixed stack and refuses SQL nested more than about 25 levels
+    deep ("parser stack overflow"); PostgreSQL does not. To keep both databases alike, the SQL
+    is given to an empty in-memory SQLite, which parses it and then fails (as expected) on the
+    tables it does not have."""
     try:
-        text = str(clause.compile(dialect=sqlite.dialect()))
-    except sa.exc.SQLAlchemyError:  # a column type SQLite cannot render: not for SQLite anyway
-        return 0
-    depth = deepest = 0
-    for match in _NESTING_TOKENS.finditer(text):
-        token = match.group()
-        if token in ("(", "CASE"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in (")", "END"):
-            depth -= 1
-    return deepest
+        text = str(clause.compile(dialect=sqlite.dialect(),
+                                  compile_kwargs={"literal_binds": True}))
+    except (sa.exc.SQLAlchemyError, NotImplementedError, TypeError, ValueError):
+        return None  # a value SQLite cannot write literally: no SQLite here
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        try:
+            conn.execute(f"SELECT {text}").close()
+        except sqlite3.Error as exc:
+            message = str(exc)
+            if "stack overflow" in message or "too large" in message or "too deep" in message:
+                return message
+    return None
 
 
 class _Compiler:

@@ -152,7 +152,9 @@ def publish(
         applier.apply(plan.steps)
         migration_id = None
         if plan.steps and migrations_dir is not None:
-            summary = plan.steps[0].summary if len(plan.steps) == 1 else message or "change"
+            more = len(plan.steps) - 1
+            summary = message or plan.steps[0].summary.split(":")[0] + (
+                f" and {more} more" if more else "")
             migration_id = files.new_id(migrations_dir, summary)
             tmp_file = files.write_pending(migrations_dir, files.MigrationFile(
                 id=migration_id, path=migrations_dir, from_digest=plan.base_digest,
