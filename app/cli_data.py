@@ -29,7 +29,8 @@ def load_demo_data(ctx: Context, scale: int, seed: int, owner: int | None) -> di
         if meta is None:
             raise click.ClickException("no config version is live: run `crm migrate` first")
         models = build_models(meta)
-        return load_demo(conn, meta, models.tables, seed=seed, scale=scale, owner_id=owner)
+        return load_demo(conn, meta, models.tables, seed=seed, scale=scale, owner_id=owner,
+                         formulas=models.formulas)
 
 
 @demo.command("load")

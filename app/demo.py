@@ -38,7 +38,7 @@ from app.fields import registry
 from app.fields.choices import choices_of
 from app.fields.computed import autonumber_scope, format_autonumber
 from app.meta.types import EntityDef, FieldDef, Meta, table_name
-from app.model.system import sequences
+from app.model.system import sequence_key, sequences
 
 #: field types whose value is a `Ref` (stored in `<name>_id`)
 REFERENCE_TYPES = frozenset({"lookup", "master_detail", "user"})
@@ -231,7 +231,7 @@ def number_rows(
         fmt, col = str(f.opt("format")), column_name(f)
         for i in order:
             when = rows[i]["created_at"].date()
-            scope = f"{entity.table}.{col}:{autonumber_scope(fmt, when)}"
+            scope = sequence_key(entity.table, col, autonumber_scope(fmt, when))
             last[scope] = (last[scope] if scope in last else start(scope)) + 1
             rows[i][col] = format_autonumber(fmt, last[scope], when)
     return last
@@ -394,7 +394,6 @@ def update_rollups(
 
 def formula_columns(entity: EntityDef, table: sa.Table) -> dict[str, sa.ColumnElement[Any]]:
     """The SQL of `entity`'s formula fields over `table` (what `Models.formulas` holds)."""
-    from app.fields import registry
-    from app.model.build import _formulas
+    from app.model.build import formula_columns as build_formulas
 
-    return _formulas(entity, table, registry)
+    return build_formulas(entity, table)

@@ -45,9 +45,8 @@ FIELD_CYCLE = ("string", "integer", "decimal", "formula", "text", "currency", "d
                "datetime", "boolean", "picklist", "email", "lookup")
 PICKLIST_CHOICES = ["alpha", "beta", "gamma", "delta", "epsilon"]
 
-#: the one entity of the plan + apply benchmark, and the table of its hand-written twin
+#: the one entity of the big-table benchmark (see ITEM)
 ENTITY = "bench_item"
-BASELINE_TABLE = "bl_bench_item"
 INSERT_BATCH = 50_000
 
 
@@ -108,19 +107,18 @@ def write_generated_pack(folder: Path, spec: Sequence[EntitySpec]) -> Path:
 
 
 # -- hand-written baseline: the same tables in SQLAlchemy Core -------------------------------
-def _core_type(ftype: str) -> sa.types.TypeEngine[Any]:
-    return {
-        "string": sa.String(255),
-        "text": sa.Text(),
-        "integer": sa.BigInteger(),
-        "decimal": sa.Numeric(18, 4),
-        "currency": sa.Numeric(18, 2),
-        "date": sa.Date(),
-        "datetime": sa.DateTime(timezone=True),
-        "boolean": sa.Boolean(),
-        "picklist": sa.String(80),
-        "email": sa.String(254),
-    }[ftype]
+CORE_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
+    "string": lambda: sa.String(255),
+    "text": sa.Text,
+    "integer": sa.BigInteger,
+    "decimal": lambda: sa.Numeric(18, 4),
+    "currency": lambda: sa.Numeric(18, 2),
+    "date": sa.Date,
+    "datetime": lambda: sa.DateTime(timezone=True),
+    "boolean": sa.Boolean,
+    "picklist": lambda: sa.String(80),
+    "email": lambda: sa.String(254),
+}
 
 
 def core_tables(spec: Sequence[EntitySpec]) -> sa.MetaData:
@@ -152,7 +150,7 @@ def core_tables(spec: Sequence[EntitySpec]) -> sa.MetaData:
                     f"ent_{f.options['to']}.id", ondelete="SET NULL")))
                 cols.append(sa.Index(f"ix_{table}_{col}", col))
             else:
-                cols.append(sa.Column(f.name, _core_type(f.type)))
+                cols.append(sa.Column(f.name, CORE_TYPES[f.type]()))
         sa.Table(table, md, *cols)
     return md
 
@@ -235,39 +233,36 @@ def cold_start_generated(folder: Path, entities: int = 200, fields: int = 30, ru
     return ours, base
 
 
-# -- plan + apply of one new field on a big table ---------------------------------------------
-def item_entity(extra: int = 0) -> dict[str, Any]:
-    """The benchmark's one entity; `extra` more nullable string fields (extra_1, ...)."""
-    fields: dict[str, Any] = {
-        "name": {"type": "string", "required": True, "max_length": 120},
-        "amount": {"type": "currency", "min": 0},
-        "status": {"type": "picklist", "choices": list(PICKLIST_CHOICES)},
-        "due": {"type": "date"},
-        "note": {"type": "text"},
-    }
-    for k in range(1, extra + 1):
-        fields[f"extra_{k}"] = {"type": "string"}
-    return {"entity": ENTITY, "title": "name", "fields": fields}
+# -- plan + apply of one new field ----------------------------------------------------------
+#: the one entity of the big-table benchmark
+ITEM = EntitySpec(ENTITY, (
+    FieldSpec("name", "string", {"required": True, "max_length": 120}),
+    FieldSpec("amount", "currency", {"min": 0}),
+    FieldSpec("status", "picklist", {"choices": list(PICKLIST_CHOICES)}),
+    FieldSpec("due", "date"),
+    FieldSpec("note", "text"),
+))
 
 
-def _item_meta(folder: Path, extra: int) -> Any:
-    from app.meta.loader import load_meta
-
-    sub = folder / f"v{extra}"
-    sub.mkdir(parents=True, exist_ok=True)
-    (sub / f"{ENTITY}.yaml").write_text(yaml.safe_dump(item_entity(extra), sort_keys=False),
-                                        encoding="utf-8")
-    return load_meta([sub], ROLES)
+def with_extra_fields(ent: EntitySpec, extra: int) -> EntitySpec:
+    """`ent` plus `extra` nullable string fields extra_1, extra_2, ..."""
+    more = tuple(FieldSpec(f"extra_{k}", "string") for k in range(1, extra + 1))
+    return EntitySpec(ent.name, ent.fields + more)
 
 
-def _baseline_table(table: sa.Table) -> sa.Table:
-    """A hand-written twin of `table`: same columns, foreign keys and indexes, other name."""
+def _twin_table(table: sa.Table) -> sa.Table:
+    """A hand-written twin of `table` in its own MetaData: same columns, foreign keys and
+    indexes, named `bl_<entity>` (not `ent_...`, so the planner never sees it)."""
     md = sa.MetaData()
-    sa.Table("sys_user", md, sa.Column("id", sa.Integer, primary_key=True))
+    for fk in table.foreign_keys:  # stubs, so the foreign keys resolve when the twin is created
+        ref = fk.target_fullname.split(".")[0]
+        if ref not in md.tables:
+            sa.Table(ref, md, sa.Column("id", sa.Integer, primary_key=True))
+    name = "bl_" + table.name.removeprefix("ent_")
     cols = [c._copy() for c in table.columns]
-    indexes = [sa.Index(f"bl_{i.name}", *(c.name for c in i.columns), unique=i.unique)
+    indexes = [sa.Index(f"bl_{i.name}"[:63], *(c.name for c in i.columns), unique=i.unique)
                for i in table.indexes]
-    return sa.Table(BASELINE_TABLE, md, *cols, *indexes)
+    return sa.Table(name, md, *cols, *indexes)
 
 
 def _row_values(start: int, stop: int) -> Iterator[tuple[str, int, str]]:
@@ -276,7 +271,7 @@ def _row_values(start: int, stop: int) -> Iterator[tuple[str, int, str]]:
 
 
 def load_rows(engine: sa.Engine, table: sa.Table, rows: int) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany in batches elsewhere."""
+    """Bulk insert into the ITEM table: COPY on PostgreSQL, executemany in batches elsewhere."""
     cols = ("name", "amount", "status")
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -295,11 +290,13 @@ def load_rows(engine: sa.Engine, table: sa.Table, rows: int) -> None:
 @dataclass
 class AddColumn:
     backend: str
-    rows: int
+    #: what the database held: "1,000,000 rows", "200x30 config" (empty tables)
+    size: str
     plan: float
     publish: float
     baseline: float
     setup: float
+    runs: int
     steps: list[str]
     profile: str = ""
 
@@ -308,14 +305,17 @@ class AddColumn:
         return self.plan + self.publish
 
 
-def bench_add_column(url: str, rows: int, *, repeat: int = 3, profile: bool = False
-                     ) -> AddColumn:
-    """Publish a one-entity config, fill its table with `rows` rows (and a hand-written twin
-    table with the same rows), then add one nullable string field `repeat` times: median of
-    plan_change + publish versus median of a bare ALTER TABLE ... ADD COLUMN on the twin."""
+def bench_add_field(url: str, spec: Sequence[EntitySpec], target: str, size: str, *,
+                    rows: int = 0, repeat: int = 3, profile: bool = False) -> AddColumn:
+    """Publish the config `spec`, optionally fill the ITEM table `target` with `rows` rows, make
+    a hand-written twin of `target` holding the same rows, then `repeat` times add one nullable
+    string field to `target`: median of plan_change + publish versus median of a bare
+    ALTER TABLE ... ADD COLUMN on the twin. Loading the changed YAML is not timed."""
     from app.db import make_engine
+    from app.fields import registry
+    from app.meta.loader import load_meta
     from app.migrate.publish import plan_change, publish
-    from app.model.build import build_models
+    from app.model.build import entity_table
 
     engine = make_engine(url)
     backend = engine.dialect.name
@@ -324,28 +324,34 @@ def bench_add_column(url: str, rows: int, *, repeat: int = 3, profile: bool = Fa
     baselines: list[float] = []
     steps: list[str] = []
     prof_text = ""
+    by_name = {e.name: e for e in spec}
     try:
         with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
+            folder = Path(tmp) / "schemas"
             t0 = time.perf_counter()
-            meta = _item_meta(Path(tmp), 0)
+            write_generated_pack(folder, spec)
+            meta = load_meta([folder], ROLES)
             publish(engine, meta)
-            table = build_models(meta).table(ENTITY)
-            twin = _baseline_table(table)
+            table = entity_table(meta.entity(target), meta, sa.MetaData(), registry)
+            twin = _twin_table(table)
             with engine.begin() as conn:
                 twin.create(conn)
-            load_rows(engine, table, rows)
-            with engine.begin() as conn:
-                cols = ", ".join(f'"{c.name}"' for c in table.columns)
-                conn.exec_driver_sql(f'INSERT INTO "{twin.name}" ({cols}) '
-                                     f'SELECT {cols} FROM "{table.name}"')
-            if backend == "postgresql":  # else autovacuum may wake up in the middle of a timing
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    for name in (table.name, twin.name):
-                        conn.exec_driver_sql(f'VACUUM ANALYZE "{name}"')
+            if rows:
+                load_rows(engine, table, rows)
+                with engine.begin() as conn:
+                    cols = ", ".join(f'"{c.name}"' for c in table.columns)
+                    conn.exec_driver_sql(f'INSERT INTO "{twin.name}" ({cols}) '
+                                         f'SELECT {cols} FROM "{table.name}"')
+                if backend == "postgresql":  # else autovacuum may wake up during a timing
+                    with engine.connect().execution_options(
+                            isolation_level="AUTOCOMMIT") as conn:
+                        for name in (table.name, twin.name):
+                            conn.exec_driver_sql(f'VACUUM ANALYZE "{name}"')
             setup = time.perf_counter() - t0
 
             for k in range(1, repeat + 1):
-                new_meta = _item_meta(Path(tmp), k)
+                write_generated_pack(folder, [with_extra_fields(by_name[target], k)])
+                new_meta = load_meta([folder], ROLES)
                 prof = cProfile.Profile() if profile and k == 1 else None
                 if prof:
                     prof.enable()
@@ -363,7 +369,8 @@ def bench_add_column(url: str, rows: int, *, repeat: int = 3, profile: bool = Fa
                 publishes.append(t3 - t2)
                 if k == 1:
                     steps = [s.summary for s in plan.steps]
-                assert [s.op for s in published.plan.steps] == ["add_column"], plan.render()
+                if [s.op for s in published.plan.steps] != ["add_column"]:
+                    raise RuntimeError(f"unexpected plan:\n{published.plan.render()}")
 
                 t4 = time.perf_counter()
                 with engine.begin() as conn:
@@ -372,8 +379,25 @@ def bench_add_column(url: str, rows: int, *, repeat: int = 3, profile: bool = Fa
                 baselines.append(time.perf_counter() - t4)
     finally:
         engine.dispose()
-    return AddColumn(backend, rows, statistics.median(plans), statistics.median(publishes),
-                     statistics.median(baselines), setup, steps, prof_text)
+    return AddColumn(backend, size, statistics.median(plans), statistics.median(publishes),
+                     statistics.median(baselines), setup, repeat, steps, prof_text)
+
+
+def bench_big_table(url: str, rows: int, *, repeat: int = 3, profile: bool = False
+                    ) -> AddColumn:
+    """One new nullable field on a one-entity config whose table holds `rows` rows."""
+    return bench_add_field(url, [ITEM], ENTITY, f"{rows:,} rows", rows=rows, repeat=repeat,
+                           profile=profile)
+
+
+def bench_wide_config(url: str, entities: int = 200, fields: int = 30, *, repeat: int = 2,
+                      profile: bool = False) -> AddColumn:
+    """One new nullable field on one entity of the generated entities x fields config (empty
+    tables): what the planner and publish cost grows with the size of the config."""
+    spec = generated_spec(entities, fields)
+    return bench_add_field(url, spec, spec[len(spec) // 2].name,
+                           f"{entities}x{fields} config", repeat=repeat,
+                           profile=profile)
 
 
 @contextmanager
@@ -442,22 +466,54 @@ def cold_lines(default: ColdStart, ours: ColdStart, base: ColdStart) -> list[Lin
     ]
 
 
+BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
 def add_column_line(r: AddColumn) -> Line:
-    return Line(f"add nullable field, {r.backend}, {r.rows:,} rows", r.total, r.baseline,
-                GOAL_ADD_COLUMN,
-                f"plan_change {_secs(r.plan)} + publish {_secs(r.publish)}; baseline: ALTER "
-                f"TABLE ADD COLUMN on a twin table; setup {_secs(r.setup)} not counted")
+    return Line(f"add nullable field, {BACKENDS.get(r.backend, r.backend)}, {r.size}", r.total,
+                r.baseline, GOAL_ADD_COLUMN,
+                f"plan_change {_secs(r.plan)} + publish {_secs(r.publish)}; median of {r.runs};"
+                f" baseline: ALTER TABLE ADD COLUMN on a twin table; setup {_secs(r.setup)} "
+                "not counted")
+
+
+def run_all(*, rows: int, postgres: str = "", runs: int = 5, repeat: int = 3,
+            entities: int = 200, fields: int = 30, profile: bool = False,
+            report: Callable[[str], None] = lambda msg: None) -> tuple[list[Line], list[AddColumn]]:
+    """Every benchmark; returns the table's lines and the plan + apply results."""
+    report(f"cold start: default pack, {runs} processes ...")
+    default = cold_start_default_pack(runs)
+    report(f"cold start: generated {entities}x{fields} and its Core baseline, {runs} processes "
+           "each ...")
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
+        ours, base = cold_start_generated(Path(tmp) / "schemas", entities, fields, runs)
+    lines = cold_lines(default, ours, base)
+
+    databases: list[tuple[str, Callable[[], Any]]] = [("SQLite", sqlite_file)]
+    if postgres:
+        databases.append(("PostgreSQL", lambda: postgres_schema(postgres)))
+    results: list[AddColumn] = []
+    for name, database in databases:
+        report(f"add a field: {name}, {rows:,} rows ...")
+        with database() as url:
+            results.append(bench_big_table(url, rows, repeat=repeat, profile=profile))
+        report(f"add a field: {name}, {entities}x{fields} config ...")
+        with database() as url:
+            results.append(bench_wide_config(url, entities, fields, repeat=max(1, repeat - 1),
+                                             profile=profile))
+    lines += [add_column_line(r) for r in results]
+    return lines, results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, help="rows in the big table (default 1,000,000)")
     parser.add_argument("--postgres", default=os.environ.get("CRM_BENCH_POSTGRES_URL", ""),
-                        help="also run on this PostgreSQL (env CRM_BENCH_POSTGRES_URL)")
+                        help="also run on this PostgreSQL (default: env CRM_BENCH_POSTGRES_URL)")
     parser.add_argument("--quick", action="store_true",
-                        help="100,000 rows and 3 runs per cold start")
+                        help="100,000 rows, 3 processes per cold start, fewer repeats")
     parser.add_argument("--profile", action="store_true",
-                        help="print cProfile's top functions of the first plan + apply")
+                        help="print cProfile's top functions of each first plan + apply")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -465,32 +521,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     rows = args.rows or (100_000 if args.quick else 1_000_000)
-    runs = 3 if args.quick else 5
-    report: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    lines: list[Line] = []
-    results: list[AddColumn] = []
-
-    report(f"cold start: default pack, {runs} processes ...")
-    default = cold_start_default_pack(runs)
-    report(f"cold start: generated 200x30 and its Core baseline, {runs} processes each ...")
-    with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
-        ours, base = cold_start_generated(Path(tmp) / "schemas", runs=runs)
-    lines += cold_lines(default, ours, base)
-
-    report(f"add a field: SQLite, {rows:,} rows ...")
-    with sqlite_file() as url:
-        results.append(bench_add_column(url, rows, profile=args.profile))
-    if args.postgres:
-        report(f"add a field: PostgreSQL, {rows:,} rows ...")
-        with postgres_schema(args.postgres) as url:
-            results.append(bench_add_column(url, rows, profile=args.profile))
-    lines += [add_column_line(r) for r in results]
-
+    lines, results = run_all(
+        rows=rows, postgres=args.postgres, runs=3 if args.quick else 5,
+        repeat=2 if args.quick else 3, profile=args.profile,
+        report=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(render(lines))
     for r in results:
-        print(f"\n{r.backend} plan: " + "; ".join(r.steps))
+        where = f"{BACKENDS.get(r.backend, r.backend)}, {r.size}"
+        print(f"\nplan ({where}): " + "; ".join(r.steps))
         if r.profile:
-            print(f"\n{r.backend}: cProfile of the first plan_change + publish\n{r.profile}")
+            print(f"cProfile of the first plan_change + publish ({where}):\n{r.profile}")
     return 0
 
 

@@ -23,7 +23,7 @@ from app.meta.types import FieldDef, Meta
 from app.migrate.steps import Step
 from app.model.build import Models, index_name
 from app.model.rollup import rollup_subquery
-from app.model.system import sequences
+from app.model.system import sequence_key, sequences
 
 BATCH = 2000
 
@@ -115,7 +115,7 @@ class Applier:
             updates = []
             for rid, created in rows[start:start + BATCH]:
                 when = (created or datetime.now(UTC)).date()
-                scope = f"{table.name}.{col.name}:{autonumber_scope(fmt, when)}"
+                scope = sequence_key(table.name, col.name, autonumber_scope(fmt, when))
                 counters[scope] = counters.get(scope, 0) + 1
                 updates.append({"b_id": rid, "b_val": format_autonumber(fmt, counters[scope],
                                                                         when)})

@@ -137,7 +137,7 @@ def build_models(meta: Meta, registry: Registry | None = None) -> Models:
     tables = {e.name: entity_table(e, meta, Base.metadata, reg) for e in meta}
     formulas: dict[str, dict[str, sa.ColumnElement[Any]]] = {}
     for e in meta:
-        formulas[e.name] = _formulas(e, tables[e.name], reg)
+        formulas[e.name] = formula_columns(e, tables[e.name], reg)
     classes: dict[str, type[Any]] = {}
     for e in meta:
         table = tables[e.name]
@@ -151,8 +151,8 @@ def build_models(meta: Meta, registry: Registry | None = None) -> Models:
     return Models(meta=meta, base=Base, tables=tables, classes=classes, formulas=formulas)
 
 
-def _formulas(
-    entity: EntityDef, table: sa.Table, registry: Registry
+def formula_columns(
+    entity: EntityDef, table: sa.Table, registry: Registry = default_registry
 ) -> dict[str, sa.ColumnElement[Any]]:
     """Formula SQL in dependency order, so a formula may use another formula."""
     columns: dict[str, sa.ColumnElement[Any]] = {}

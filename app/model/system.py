@@ -85,5 +85,11 @@ sequences = sa.Table(
 SYSTEM_TABLES = frozenset(system_metadata.tables)
 
 
+def sequence_key(table: str, column: str, scope: str) -> str:
+    """The `sys_sequence` row of one autonumber counter: per column and per date scope (a
+    `QUO-{YYYY}-{0000}` number restarts each year)."""
+    return f"{table}.{column}:{scope}"
+
+
 def create_system_tables(conn: sa.Connection) -> None:
     system_metadata.create_all(conn, checkfirst=True)
