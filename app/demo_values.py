@@ -17,97 +17,13 @@ from typing import Any, TypeVar
 
 from faker import Faker
 
+from app import demo_words as words
 from app.demo import USER, Ref, choice_values
 from app.fields.choices import choices_of
 from app.meta.types import Meta
 
 T = TypeVar("T")
 Row = dict[str, Any]
-
-# city, province, postal code, phone area code, unified social credit code region
-ZH_CITIES = tuple(tuple(line.split()) for line in """
-北京市 北京市 100020 010 110105
-上海市 上海市 200120 021 310115
-深圳市 广东省 518057 0755 440305
-广州市 广东省 510623 020 440106
-杭州市 浙江省 310052 0571 330108
-南京市 江苏省 210019 025 320105
-苏州市 江苏省 215021 0512 320505
-成都市 四川省 610041 028 510107
-武汉市 湖北省 430074 027 420111
-西安市 陕西省 710065 029 610113
-天津市 天津市 300457 022 120116
-重庆市 重庆市 401121 023 500112
-青岛市 山东省 266071 0532 370212
-厦门市 福建省 361008 0592 350206
-长沙市 湖南省 410205 0731 430104
-""".strip().splitlines())
-NO_CITY = ("", "", "", "", "")
-ZH_SUFFIX = {
-    "technology": ("科技有限公司", "信息技术有限公司", "软件股份有限公司"),
-    "manufacturing": ("机械制造有限公司", "精密制造有限公司", "电子股份有限公司"),
-    "finance": ("金融服务有限公司", "投资管理有限公司"),
-    "retail": ("商贸有限公司", "零售连锁有限公司"),
-    "healthcare": ("医疗器械有限公司", "生物医药股份有限公司"),
-    "education": ("教育科技有限公司",),
-    "logistics": ("物流有限公司", "供应链管理有限公司"),
-    "energy": ("新能源有限公司", "能源集团有限公司"),
-    "real_estate": ("置业有限公司",),
-    "media": ("传媒有限公司", "文化传播有限公司"),
-    "government": ("信息中心",),
-    "other": ("实业有限公司",),
-}
-EN_WORD = {
-    "technology": ("Software", "Systems", "Labs"), "manufacturing": ("Manufacturing", "Industries"),
-    "finance": ("Capital", "Financial"), "retail": ("Retail", "Brands"),
-    "healthcare": ("Health", "Medical"), "education": ("Learning", "Education"),
-    "logistics": ("Logistics", "Freight"), "energy": ("Energy", "Power"),
-    "real_estate": ("Properties", "Realty"), "media": ("Media", "Studios"),
-    "government": ("Public Services",), "other": ("Holdings", "Group"),
-}
-DOMAIN_WORD = {"technology": "tech", "manufacturing": "mfg", "finance": "capital",
-               "retail": "mall", "healthcare": "med", "education": "edu", "logistics": "wl",
-               "energy": "energy", "real_estate": "estate", "media": "media", "government": "gov",
-               "other": "group"}
-INDUSTRY_WEIGHTS = {"technology": 20, "manufacturing": 18, "finance": 8, "retail": 10,
-                    "healthcare": 8, "education": 6, "logistics": 7, "energy": 5,
-                    "real_estate": 4, "media": 5, "government": 4, "other": 5}
-ZH_JOBS = (("总经理", "总经办"), ("采购经理", "采购部"), ("信息化总监", "信息中心"),
-           ("财务总监", "财务部"), ("销售副总裁", "销售部"), ("市场经理", "市场部"),
-           ("技术负责人", "研发部"), ("运营总监", "运营部"), ("项目经理", "项目管理部"),
-           ("客服主管", "客户服务部"))
-EN_JOBS = (("CEO", "Executive"), ("Procurement Manager", "Procurement"),
-           ("IT Director", "IT"), ("CFO", "Finance"), ("VP of Sales", "Sales"),
-           ("Marketing Manager", "Marketing"), ("Head of Engineering", "Engineering"),
-           ("Operations Director", "Operations"), ("Project Manager", "PMO"),
-           ("Customer Service Lead", "Customer Service"))
-SOURCES = {"web": 25, "referral": 15, "trade_show": 12, "advertisement": 8, "partner": 10,
-           "cold_call": 10, "wechat": 15, "other": 5}
-ZH_MOBILE = ("138", "139", "135", "136", "137", "150", "151", "158", "159", "182", "186",
-             "187", "188", "130", "131", "132", "155", "133", "153", "177", "180", "189", "199")
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-PRODUCTS = (  # code, name, family, unit, list price, cost
-    ("SW-CRM-STD", "云CRM 标准版（用户/年）", "software", "license", 1200, 180),
-    ("SW-CRM-PRO", "云CRM 专业版（用户/年）", "software", "license", 2400, 300),
-    ("SW-CRM-ENT", "CRM Enterprise Edition (user/year)", "software", "license", 4800, 520),
-    ("SW-MKT-AUTO", "Marketing Automation Add-on", "software", "set", 36000, 6000),
-    ("SW-BI", "数据分析 BI 模块", "software", "set", 24000, 4000),
-    ("SW-MOBILE", "移动端 App 授权", "software", "license", 600, 60),
-    ("SW-API", "API Access Pack", "software", "set", 12000, 800),
-    ("HW-KIOSK", "智能客服一体机", "hardware", "piece", 18000, 11000),
-    ("HW-HEADSET", "Call Center Headset", "hardware", "piece", 680, 320),
-    ("HW-EDGE", "Edge Server", "hardware", "set", 45000, 31000),
-    ("SV-IMPL", "实施顾问服务", "services", "hour", 1200, 500),
-    ("SV-MIGRATE", "数据迁移服务", "services", "set", 30000, 12000),
-    ("SV-DEV", "Custom Development", "services", "hour", 1500, 650),
-    ("SV-INTEG", "系统集成服务", "services", "set", 50000, 22000),
-    ("SP-STD", "标准运维支持（月）", "support", "month", 5000, 1500),
-    ("SP-PREMIUM", "Premium Support 24x7", "support", "month", 12000, 4500),
-    ("SP-ONSITE", "驻场支持服务", "support", "month", 25000, 16000),
-    ("TR-ADMIN", "管理员培训", "training", "set", 8000, 2500),
-    ("TR-WORKSHOP", "End-user Training Workshop", "training", "set", 6000, 2000),
-    ("TR-ONLINE", "在线培训课程", "training", "license", 300, 30),
-)
 
 
 @dataclass
@@ -178,7 +94,7 @@ def build_all(ctx: Ctx) -> dict[str, list[Row]]:
 
 
 def zh_mobile(ctx: Ctx) -> str:
-    return ctx.pick(ZH_MOBILE) + f"{ctx.rnd.randrange(10**8):08d}"
+    return ctx.pick(words.ZH_MOBILE) + f"{ctx.rnd.randrange(10**8):08d}"
 
 
 def phone(ctx: Ctx, lang: str, area: str = "010") -> str:
@@ -190,7 +106,7 @@ def phone(ctx: Ctx, lang: str, area: str = "010") -> str:
 
 def address(ctx: Ctx, prefix: str, lang: str, city: tuple[str, ...] | None = None) -> Row:
     if lang == "zh":
-        c = city or ctx.pick(ZH_CITIES)
+        c = city or ctx.pick(words.ZH_CITIES)
         street = f"{ctx.zh.district()}区{ctx.zh.street_name()}{ctx.rnd.randint(1, 999)}号"
         parts = {"street": street, "city": c[0], "province": c[1], "postal_code": c[2],
                  "country": "CN"}
@@ -201,11 +117,8 @@ def address(ctx: Ctx, prefix: str, lang: str, city: tuple[str, ...] | None = Non
 
 
 def uscc(ctx: Ctx, region: str) -> str:
-    """A unified social credit code with a valid check character (GB 32100-2015)."""
-    body = "91" + region + "".join(ctx.pick(USCC_ALPHABET) for _ in range(9))
-    weights = [pow(3, i, 31) for i in range(17)]
-    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(body, weights, strict=True))
-    return body + USCC_ALPHABET[(31 - total % 31) % 31]
+    body = "".join(ctx.pick(words.USCC_ALPHABET) for _ in range(9))
+    return words.with_uscc_check(f"91{region}{body}")
 
 
 def person(ctx: Ctx, lang: str, domain: str | None = None) -> Row:
@@ -214,7 +127,7 @@ def person(ctx: Ctx, lang: str, domain: str | None = None) -> Row:
     if lang == "zh":
         female = ctx.chance(0.45)
         first = ctx.zh.first_name_female() if female else ctx.zh.first_name_male()
-        last, job = ctx.zh.last_name(), ctx.pick(ZH_JOBS)
+        last, job = ctx.zh.last_name(), ctx.pick(words.ZH_JOBS)
         user = ctx.zh.user_name()
         return {"first_name": first, "last_name": last, "display": last + first,
                 "salutation": "ms" if female else "mr", "title": job[0], "department": job[1],
@@ -223,7 +136,7 @@ def person(ctx: Ctx, lang: str, domain: str | None = None) -> Row:
                 "wechat": f"wxid_{user}{r.randint(10, 99)}" if ctx.chance(0.7) else None}
     female = ctx.chance(0.45)
     first = ctx.en.first_name_female() if female else ctx.en.first_name_male()
-    last, job = ctx.en.last_name(), ctx.pick(EN_JOBS)
+    last, job = ctx.en.last_name(), ctx.pick(words.EN_JOBS)
     local = f"{first}.{last}".lower().replace("'", "")
     return {"first_name": first, "last_name": last, "display": f"{first} {last}",
             "salutation": ctx.pick(("ms", "mrs")) if female else ctx.pick(("mr",) * 9 + ("dr",)),
@@ -236,13 +149,13 @@ def company(ctx: Ctx, lang: str, industry: str, used: set[str]) -> dict[str, Any
     """A company name, its short name, web domain and home city."""
     for _ in range(50):
         if lang == "zh":
-            city = ctx.pick(ZH_CITIES)
+            city = ctx.pick(words.ZH_CITIES)
             short = ctx.zh.company_prefix()
-            name = city[0].rstrip("市") + short + ctx.pick(ZH_SUFFIX[industry])
-            word = ctx.zh.first_romanized_name().lower() + DOMAIN_WORD[industry]
+            name = city[0].rstrip("市") + short + ctx.pick(words.ZH_SUFFIX[industry])
+            word = ctx.zh.first_romanized_name().lower() + words.DOMAIN_WORD[industry]
             domain = word + ctx.pick((".com.cn", ".cn", ".com"))
         else:
-            city, short, word = NO_CITY, ctx.en.last_name(), ctx.pick(EN_WORD[industry])
+            city, short, word = words.NO_CITY, ctx.en.last_name(), ctx.pick(words.EN_WORD[industry])
             name = f"{short} {word} {ctx.pick(('Inc.', 'LLC', 'Corp.', 'Group'))}"
             domain = f"{short.lower()}{word.split()[0].lower()}.com"
         if name not in used:
@@ -261,7 +174,7 @@ def text(ctx: Ctx, lang: str, zh: Sequence[str], en: Sequence[str], **values: An
 def products(ctx: Ctx) -> list[Row]:
     """The catalogue: 20 products whatever the scale (a catalogue does not grow with volume)."""
     rows = []
-    for i, (code, name, family, unit, price, cost) in enumerate(PRODUCTS):
+    for i, (code, name, family, unit, price, cost) in enumerate(words.PRODUCTS):
         rows.append({
             "name": name, "code": code, "family": family, "unit": unit,
             "unit_price": Decimal(price).quantize(Decimal("0.01")),
@@ -279,7 +192,7 @@ def accounts(ctx: Ctx) -> list[Row]:
     used: set[str] = set()
     for i in range(ctx.n(40)):
         lang = "zh" if ctx.chance(0.6) else "en"
-        industry = ctx.weighted(INDUSTRY_WEIGHTS)
+        industry = ctx.weighted(words.INDUSTRY_WEIGHTS)
         kind = ctx.weighted({"customer": 50, "prospect": 30, "partner": 15, "competitor": 5})
         parent = None
         if i >= 10 and ctx.chance(0.15):  # a branch of an earlier account of the same language
@@ -287,7 +200,7 @@ def accounts(ctx: Ctx) -> list[Row]:
             parent = ctx.pick(same) if same else None
         if parent is not None:
             p = ctx.accounts[parent]
-            city = ctx.pick(ZH_CITIES) if lang == "zh" else NO_CITY
+            city = ctx.pick(words.ZH_CITIES) if lang == "zh" else words.NO_CITY
             suffix = f"{city[0].rstrip('市')}分公司" if lang == "zh" else f" ({ctx.en.city()})"
             co = {**p, "name": p["name"] + suffix, "city": city}
             industry = rows[parent]["industry"]
@@ -315,7 +228,7 @@ def accounts(ctx: Ctx) -> list[Row]:
             "phone": phone(ctx, lang, co["city"][3] or "010"),
             "employees": employees, "annual_revenue": revenue, "vip": vip, "tags": tags,
             "unified_social_credit_code": uscc(ctx, co["city"][4]) if lang == "zh" else None,
-            "description": text(ctx, lang, ACCOUNT_NOTES[0], ACCOUNT_NOTES[1], s=co["short"],
+            "description": text(ctx, lang, *words.ACCOUNT_NOTES, s=co["short"],
                                 c=billing["billing_city"]) if ctx.chance(0.4) else None,
             "created_at": created, **billing, **shipping,
         }
@@ -350,7 +263,7 @@ def contacts(ctx: Ctx) -> list[Row]:
             "wechat": p["wechat"],
             "reports_to": Ref("contact", first[0]) if len(first) > 1 and ctx.chance(0.6) else None,
             "birthday": (ctx.now - timedelta(days=age_days)).date() if ctx.chance(0.5) else None,
-            "lead_source": ctx.weighted(SOURCES), "do_not_call": ctx.chance(0.05),
+            "lead_source": ctx.weighted(words.SOURCES), "do_not_call": ctx.chance(0.05),
             "email_opt_out": ctx.chance(0.08),
             "description": text(ctx, lang, ("关键决策人，偏好微信沟通。", "负责项目的技术评估。"),
                                 ("Key decision maker.", "Evaluates the technical fit."))
@@ -393,23 +306,6 @@ def campaigns(ctx: Ctx) -> list[Row]:
     return rows
 
 
-STAGES = {"prospecting": 15, "qualification": 12, "needs_analysis": 10, "proposal": 10,
-          "negotiation": 8, "won": 15, "lost": 10}
-NEXT_STEPS = (("安排产品演示", "发送报价单", "确认采购流程", "约见决策人"),
-              ("Schedule a demo", "Send the proposal", "Confirm procurement steps",
-               "Meet the decision maker"))
-ACCOUNT_NOTES = (("{s}是{c}地区的重要客户。", "通过展会认识，{s}对数字化转型很感兴趣。"),
-                 ("Long-standing relationship with {s}.", "Met {s} at a trade show."))
-CASE_DETAILS = (("客户来电反馈，需尽快处理。", "客户通过微信群反馈，影响多名用户。"),
-                ("Reported by the customer; please follow up.", "Affects several users."))
-RESOLUTIONS = (("已远程协助客户完成配置。", "已修复并发布补丁。", "已向客户说明操作步骤。"),
-               ("Configured remotely with the customer.", "Fixed in the latest patch.",
-                "Explained the steps to the customer."))
-ZH_PROJECTS = ("CRM 系统实施", "数据中台建设", "年度软件订阅", "ERP 集成项目", "客服中心升级",
-               "营销自动化平台", "私有化部署", "二期扩容")
-EN_PROJECTS = ("CRM Rollout", "Annual Subscription", "Data Platform", "Support Renewal",
-               "Analytics Add-on", "Phase 2 Expansion", "Cloud Migration")
-
 
 def opportunities(ctx: Ctx) -> list[Row]:
     sellable = [i for i, a in enumerate(ctx.accounts) if a["kind"] != "competitor"]
@@ -417,7 +313,7 @@ def opportunities(ctx: Ctx) -> list[Row]:
     for _ in range(ctx.n(80)):
         a = ctx.rnd.choices(sellable, weights=[3 if ctx.accounts[i]["kind"] == "customer" else 1
                                                for i in sellable])[0]
-        acc, stage = ctx.accounts[a], ctx.weighted(STAGES)
+        acc, stage = ctx.accounts[a], ctx.weighted(words.STAGES)
         created = ctx.created(ctx.rows["account"][a]["created_at"])
         if stage in ("won", "lost"):  # closed: a close date between creation and today
             span = max((ctx.now - created).days - 1, 1)
@@ -434,7 +330,8 @@ def opportunities(ctx: Ctx) -> list[Row]:
                    if c["start_date"] < created.date()]
         low, high = ctx.pick((30_000, 100_000, 300_000)), ctx.pick((500_000, 2_000_000))
         rows.append({
-            "name": f"{acc['short']} - {text(ctx, acc['lang'], ZH_PROJECTS, EN_PROJECTS)}",
+            "name": f"{acc['short']} - "
+                    f"{text(ctx, acc['lang'], words.ZH_PROJECTS, words.EN_PROJECTS)}",
             "account": Ref("account", a),
             "primary_contact": Ref("contact", ctx.pick(contacts))
             if contacts and ctx.chance(0.9) else None,
@@ -444,9 +341,9 @@ def opportunities(ctx: Ctx) -> list[Row]:
             "close_date": close,
             "type": ctx.weighted({"existing_business": 5, "renewal": 2, "new_business": 3})
             if customer else "new_business",
-            "lead_source": ctx.weighted(SOURCES),
+            "lead_source": ctx.weighted(words.SOURCES),
             "campaign": Ref("campaign", ctx.pick(started)) if started and ctx.chance(0.3) else None,
-            "next_step": text(ctx, acc["lang"], *NEXT_STEPS) if stage not in ("won", "lost")
+            "next_step": text(ctx, acc["lang"], *words.NEXT_STEPS) if stage not in ("won", "lost")
             else None,
             "loss_reason": ctx.weighted({"price": 4, "competitor": 4, "no_budget": 3,
                                          "no_decision": 2, "product_fit": 1, "timing": 1})
@@ -487,7 +384,7 @@ def leads(ctx: Ctx) -> list[Row]:
             continue
         status = "qualified" if status == "converted" else status
         lang = "zh" if ctx.chance(0.6) else "en"
-        industry = ctx.weighted(INDUSTRY_WEIGHTS)
+        industry = ctx.weighted(words.INDUSTRY_WEIGHTS)
         co = company(ctx, lang, industry, used)
         p = person(ctx, lang, co["domain"])
         employees = ctx.rnd.randint(10, 5000) if ctx.chance(0.6) else None
@@ -495,7 +392,7 @@ def leads(ctx: Ctx) -> list[Row]:
             "first_name": p["first_name"], "last_name": p["last_name"], "company": co["name"],
             "title": p["title"], "email": p["email"], "mobile": p["mobile"],
             "phone": phone(ctx, lang, co["city"][3] or "010") if ctx.chance(0.5) else None,
-            "wechat": p["wechat"], "status": status, "source": ctx.weighted(SOURCES),
+            "wechat": p["wechat"], "status": status, "source": ctx.weighted(words.SOURCES),
             "rating": ctx.weighted({"hot": 1, "warm": 3, "cold": 3}), "industry": industry,
             "employees": employees,
             "annual_revenue": ctx.money(employees * 200_000, employees * 1_000_000, 10_000)
@@ -536,15 +433,11 @@ def campaign_members(ctx: Ctx) -> list[Row]:
                 "contact": Ref("contact", i) if kind == "contact" else None,
                 "lead": Ref("lead", i) if kind == "lead" else None,
                 "member_name": f"{src['last_name']}{src['first_name']}"
-                if _is_zh(src["last_name"]) else f"{src['first_name']} {src['last_name']}",
+                if words.is_zh(src["last_name"]) else f"{src['first_name']} {src['last_name']}",
                 "status": status, "sent_at": sent, "responded_at": responded,
                 "created_at": min(known, max(camp["created_at"], src["created_at"])),
             })
     return rows
-
-
-def _is_zh(s: str | None) -> bool:
-    return bool(s) and any("\u4e00" <= ch <= "\u9fff" for ch in s or "")
 
 
 def quotes(ctx: Ctx) -> list[Row]:
@@ -588,20 +481,6 @@ def quotes(ctx: Ctx) -> list[Row]:
     return rows
 
 
-SLA_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 120}
-CASE_SUBJECTS = {
-    "question": (("如何导出客户列表？", "报表权限如何配置？"),
-                 ("How do I export the account list?", "How to set up report permissions?")),
-    "problem": (("移动端无法登录", "数据同步失败", "页面加载缓慢"),
-                ("Cannot log in on mobile", "Data sync fails overnight", "Pages load slowly")),
-    "feature_request": (("希望支持企业微信集成", "需要批量修改功能"),
-                        ("Please add Slack integration", "Need a bulk edit feature")),
-    "complaint": (("实施进度延迟", "客服响应太慢"),
-                  ("Implementation is late", "Slow support response")),
-    "billing": (("发票抬头错误", "续费金额有疑问"),
-                ("Wrong invoice address", "Question about renewal price")),
-}
-
 
 def cases(ctx: Ctx) -> list[Row]:
     custs = [i for i, a in enumerate(ctx.accounts) if a["kind"] in ("customer", "partner")] or [0]
@@ -616,11 +495,11 @@ def cases(ctx: Ctx) -> list[Row]:
         is_open = status not in ("resolved", "closed")
         created = (ctx.now - timedelta(hours=ctx.rnd.randint(1, 24 * 10)) if is_open
                    else ctx.created(ctx.rows["account"][a]["created_at"]))
-        sla = created + timedelta(hours=SLA_HOURS[priority])
-        resolved = None if is_open else min(
-            ctx.now, created + timedelta(hours=SLA_HOURS[priority] * ctx.rnd.uniform(0.2, 1.4)))
+        sla = created + timedelta(hours=words.SLA_HOURS[priority])
+        hours = words.SLA_HOURS[priority] * ctx.rnd.uniform(0.2, 1.4)
+        resolved = None if is_open else min(ctx.now, created + timedelta(hours=hours))
         contacts = ctx.contacts_of.get(a, [])
-        subject = ctx.pick(CASE_SUBJECTS[kind][0 if lang == "zh" else 1])
+        subject = ctx.pick(words.CASE_SUBJECTS[kind][0 if lang == "zh" else 1])
         rows.append({
             "subject": subject, "account": Ref("account", a),
             "contact": Ref("contact", ctx.pick(contacts)) if contacts else None,
@@ -632,8 +511,8 @@ def cases(ctx: Ctx) -> list[Row]:
             "sla_due_at": sla, "resolved_at": resolved,
             "satisfaction": ctx.rnd.choices((1, 2, 3, 4, 5), weights=(1, 1, 2, 4, 5))[0]
             if status == "closed" and ctx.chance(0.7) else None,
-            "description": f"<p>{subject}</p><p>{text(ctx, lang, *CASE_DETAILS)}</p>",
-            "resolution": None if is_open else text(ctx, lang, *RESOLUTIONS),
+            "description": f"<p>{subject}</p><p>{text(ctx, lang, *words.CASE_DETAILS)}</p>",
+            "resolution": None if is_open else text(ctx, lang, *words.RESOLUTIONS),
             "created_at": created,
         })
     return rows
@@ -652,24 +531,13 @@ def _related(ctx: Ctx) -> tuple[str, Row, datetime]:
     i = ctx.rnd.randrange(len(ctx.rows[kind]))
     row = ctx.rows[kind][i]
     if kind == "lead":
-        lang = "zh" if _is_zh(row["company"]) else "en"
+        lang = "zh" if words.is_zh(row["company"]) else "en"
         return lang, {"related_lead": Ref("lead", i)}, row["created_at"]
     acc = row["account"]
     rel = {"related_case": Ref("case", i), "related_account": acc,
            "related_contact": row["contact"]}
     return ctx.accounts[acc.row]["lang"], rel, row["created_at"]
 
-
-SUBJECTS = {
-    "call": (("致电确认需求", "电话回访", "确认预算和时间表"),
-             ("Discovery call", "Follow-up call", "Budget check call")),
-    "meeting": (("产品演示", "商务谈判会议", "项目启动会"),
-                ("Product demo", "Pricing negotiation", "Kick-off meeting")),
-    "task": (("准备报价单", "发送合同草案", "整理需求文档"),
-             ("Prepare the quote", "Send the draft contract", "Write up requirements")),
-    "email": (("发送产品资料", "跟进邮件", "发送会议纪要"),
-              ("Send the brochure", "Follow-up email", "Send meeting notes")),
-}
 
 
 def activities(ctx: Ctx) -> list[Row]:
@@ -694,7 +562,7 @@ def activities(ctx: Ctx) -> list[Row]:
         due = due.replace(minute=ctx.pick((0, 15, 30, 45)), second=0, microsecond=0)
         remind = (due - timedelta(minutes=ctx.pick((15, 30, 60, 1440)))
                   if status in ("planned", "in_progress") and ctx.chance(0.5) else None)
-        base = ctx.pick(SUBJECTS[kind][0 if lang == "zh" else 1])
+        base = ctx.pick(words.SUBJECTS[kind][0 if lang == "zh" else 1])
         rows.append({
             "subject": base, "kind": kind, "status": status,
             "priority": ctx.weighted({"low": 2, "normal": 6, "high": 2}),
