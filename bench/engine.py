@@ -13,7 +13,6 @@ import argparse
 import cProfile
 import io
 import json
-import logging
 import os
 import pstats
 import random
@@ -215,7 +214,6 @@ def cold_start(label: str, job: dict[str, Any], runs: int = 5) -> ColdStart:
 def cold_start_default_pack(runs: int = 5, config: Path = ROOT / "config.yaml") -> ColdStart:
     from app.settings import load_settings
 
-    logging.getLogger("app.settings").setLevel(logging.ERROR)  # the dev secret key warning
     settings = load_settings(config, environ={})
     job = {"kind": "meta", "dirs": [str(d) for d in settings.schema_dirs],
            "roles": list(settings.roles)}
@@ -290,8 +288,9 @@ def load_rows(engine: sa.Engine, table: sa.Table, rows: int) -> None:
 @dataclass
 class AddColumn:
     backend: str
-    #: what the database held: "1,000,000 rows", "200x30 config" (empty tables)
+    #: what the database held: "1,000,000 rows", "200x30 config"
     size: str
+    rows: int
     plan: float
     publish: float
     baseline: float
@@ -379,7 +378,7 @@ def bench_add_field(url: str, spec: Sequence[EntitySpec], target: str, size: str
                 baselines.append(time.perf_counter() - t4)
     finally:
         engine.dispose()
-    return AddColumn(backend, size, statistics.median(plans), statistics.median(publishes),
+    return AddColumn(backend, size, rows, statistics.median(plans), statistics.median(publishes),
                      statistics.median(baselines), setup, repeat, steps, prof_text)
 
 
@@ -439,14 +438,14 @@ def _secs(value: float | None) -> str:
 
 
 def render(lines: Sequence[Line]) -> str:
-    head = f"{'benchmark':<44} {'ours':>10} {'baseline':>10} {'ratio':>9}  goal"
+    head = f"{'benchmark':<47} {'ours':>10} {'baseline':>10} {'ratio':>9}  goal"
     out = [head, "-" * len(head + " " * 14)]
     for ln in lines:
         ratio = f"{ln.ours / ln.baseline:.1f}x" if ln.baseline else "-"
         goal = ""
         if ln.goal is not None:
             goal = f"< {_secs(ln.goal)}  {'ok' if ln.ours < ln.goal else 'MISSED'}"
-        out.append(f"{ln.label:<44} {_secs(ln.ours):>10} {_secs(ln.baseline):>10} "
+        out.append(f"{ln.label:<47} {_secs(ln.ours):>10} {_secs(ln.baseline):>10} "
                    f"{ratio:>9}  {goal}".rstrip())
         if ln.detail:
             out.append(f"    {ln.detail}")
@@ -472,7 +471,8 @@ BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 def add_column_line(r: AddColumn) -> Line:
     return Line(f"add nullable field, {BACKENDS.get(r.backend, r.backend)}, {r.size}", r.total,
                 r.baseline, GOAL_ADD_COLUMN,
-                f"plan_change {_secs(r.plan)} + publish {_secs(r.publish)}; median of {r.runs};"
+                ("empty tables; " if not r.rows else "")
+                + f"plan_change {_secs(r.plan)} + publish {_secs(r.publish)}; median of {r.runs};"
                 f" baseline: ALTER TABLE ADD COLUMN on a twin table; setup {_secs(r.setup)} "
                 "not counted")
 

@@ -319,7 +319,9 @@ class _Compiler:
         clause, kind = self.operator(node)
         if kind == "number" and not isinstance(node, Name | Lit):
             number = _number_type([clause.type])
-            if number is not None and not isinstance(clause.type, type(number)):
+            plain = isinstance(clause.type, sa.Integer) or (
+                type(clause.type) is sa.Numeric and clause.type.scale is None)
+            if number is not None and not plain:
                 clause = sa.type_coerce(clause, number)
         if isinstance(node, Unary | Binary | BoolOp | Compare):
             return Grouping(clause), kind

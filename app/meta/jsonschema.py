@@ -48,14 +48,17 @@ COMMON_FIELD_OPTIONS: dict[str, Any] = {
 }
 
 
-def field_schema(registry: Registry) -> dict[str, Any]:
+def field_schema(registry: Registry, for_editors: bool = True) -> dict[str, Any]:
+    """`for_editors` adds per-type "requires these options" rules. The loader leaves them
+    out: `build.build_field` checks them in Python, and they are most of the validation time on
+    large configs."""
     props: dict[str, Any] = dict(COMMON_FIELD_OPTIONS)
     props["type"] = {"type": "string", "enum": registry.names()}
     conditions: list[dict[str, Any]] = []
     for name, ftype in registry.items():
         for opt, schema in ftype.options_schema.items():
             props.setdefault(opt, schema)
-        if ftype.required_options:
+        if ftype.required_options and for_editors:
             conditions.append(
                 {
                     "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
@@ -68,8 +71,8 @@ def field_schema(registry: Registry) -> dict[str, Any]:
     return out
 
 
-def entity_schema(registry: Registry) -> dict[str, Any]:
-    field = field_schema(registry)
+def entity_schema(registry: Registry, for_editors: bool = True) -> dict[str, Any]:
+    field = field_schema(registry, for_editors)
     rule = {
         "type": "object",
         "properties": {

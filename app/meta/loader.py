@@ -10,7 +10,9 @@ rule with `remove: true` is dropped. Every property remembers every file that se
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,17 +230,35 @@ def merge(docs: Sequence[Document]) -> tuple[Merged, list[ConfigError]]:
     return merged, errors
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects that all stay
+    alive (metadata, tables, classes): it would otherwise scan them again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_meta(
     schema_dirs: Sequence[Path],
     roles: Sequence[str] = ("admin",),
     registry: Registry | None = None,
 ) -> Meta:
     """Read, validate, merge, expand and check. Raises ConfigErrors listing every problem."""
-    from app.meta.build import build_meta  # build imports checks, which import expressions
-
     reg = registry or default_registry
+    with gc_paused():
+        return _load(schema_dirs, roles, reg)
+
+
+def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry) -> Meta:
+    from app.meta.build import build_meta
+
     docs, errors = read_documents(schema_dirs)
-    validator = jsonschema.Draft202012Validator(entity_schema(reg))
+    validator = jsonschema.Draft202012Validator(entity_schema(reg, for_editors=False))
     valid_docs = []
     for doc in docs:
         errs = _schema_errors(doc, validator)

@@ -128,7 +128,13 @@ def _class_name(entity: str) -> str:
 
 
 def build_models(meta: Meta, registry: Registry | None = None) -> Models:
-    reg = registry or default_registry
+    from app.meta.loader import gc_paused
+
+    with gc_paused():
+        return _build_models(meta, registry or default_registry)
+
+
+def _build_models(meta: Meta, reg: Registry) -> Models:
 
     class Base(orm.DeclarativeBase):
         pass
