@@ -29,6 +29,10 @@ def load_demo_data(ctx: Context, scale: int, seed: int, owner: int | None) -> di
         if meta is None:
             raise click.ClickException("no config version is live: run `crm migrate` first")
         models = build_models(meta)
+        if any(conn.execute(sa.select(models.table(e.name).c.id).limit(1)).first()
+               for e in meta):
+            raise click.ClickException("the database already holds records; demo data is only "
+                                       "loaded into an empty CRM")
         return load_demo(conn, meta, models.tables, seed=seed, scale=scale, owner_id=owner,
                          formulas=models.formulas)
 

@@ -67,6 +67,9 @@ EXPRESSIONS = [
     "b == (n > 0)", "n % f", "len(s + t)", "upper(s) + lower(t)", "if(n == null, 'none', 's')",
     "not b or i > 0", "if(b, 1, 2.5)", "contains(s, '%')", "s + '%'", "-(n - i)", "i - -1",
     "round(abs(n - f) * 100 / 3, 3)", "coalesce(i, 0) + coalesce(n, 0)",
+    # results are not rounded to the scale of a Numeric(12, 2) operand
+    "(-f) * n", "-((-n) * n)", "(-n) + (i / f)", "min(n, 0.125)", "coalesce(n * f, 1)",
+    "if(b, n * f, 0)", "max(n / 3, f)",
 ]
 
 

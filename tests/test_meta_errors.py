@@ -54,6 +54,9 @@ CASES = {
                          "  boss_id: {type: integer}\n", "CRM-E035", 4),
     "bad_choices": ("entity: account\nfields:\n  s: {type: picklist, choices: [a, a]}\n",
                     "CRM-E023", 3),
+    "formula_not_sql": (
+        "entity: account\nfields:\n  t: {type: tags}\n"
+        "  k: {type: formula, expr: \"len(t) > 1\", result: boolean}\n", "CRM-E045", 4),
     "formula_cycle": (
         "entity: account\nfields:\n  a: {type: formula, expr: 'b + 1', result: integer}\n"
         "  b: {type: formula, expr: 'a + 1', result: integer}\n", "CRM-E046", 3),

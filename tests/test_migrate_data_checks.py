@@ -105,3 +105,11 @@ def test_new_rollup_and_autonumber_are_filled_for_existing_rows(
     apply(engine, pack)
     assert rows(engine, "ent_account", "contacts", "number") == [
         (1, 2, "ACC-0001"), (2, 1, "ACC-0002"), (3, 0, "ACC-0003")]
+
+
+def test_lengthening_text_alters_the_column(engine: sa.Engine, pack: Path) -> None:
+    small_pack(pack, account(code={"type": "string", "max_length": 600}))
+    result = apply(engine, pack)
+    assert [(s.op, s.safety) for s in result.plan.steps] == [("alter_length", "safe")]
+    insert(engine, "ent_account", {"name": "Long", "code": "x" * 500})
+    assert len(rows(engine, "ent_account", "code")[-1][1]) == 500

@@ -86,3 +86,33 @@ def test_replay_checks_the_data_of_the_target(
         assert rows(prod, "ent_account", "code") == [(1, "not a number")]
     finally:
         prod.dispose()
+
+
+def test_label_only_changes_and_zero_defaults_replay(
+        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+    pack, history = tmp_path / "schemas", tmp_path / "migrations"
+    small_pack(pack)
+    apply(engine, pack, migrations_dir=history)
+    relabelled = account()
+    relabelled["label"] = {"en": "Customer", "zh": "客户"}
+    small_pack(pack, relabelled)
+    apply(engine, pack, migrations_dir=history)  # no DDL, still a recorded version
+    small_pack(pack, {**relabelled, "fields": {**relabelled["fields"],
+                                                "score": {"type": "integer", "default": 0}}})
+    apply(engine, pack, migrations_dir=history)
+    assert len(files.read_all(history)) == 3
+    prod = make_engine(new_database_url())
+    try:
+        only_first = tmp_path / "first"
+        only_first.mkdir()
+        first = files.read_all(history)[0]
+        only_first.joinpath(first.path.name).write_text(first.path.read_text())
+        replay(prod, only_first)
+        insert(prod, "ent_account", {"name": "P"})
+        assert len(replay(prod, history)) == 2
+        assert rows(prod, "ent_account", "score") == [(1, 0)]
+        with prod.connect() as conn:
+            _, live = active_version(conn)
+        assert live is not None and live.entities["account"].label["en"] == "Customer"
+    finally:
+        prod.dispose()

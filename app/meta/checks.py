@@ -7,6 +7,8 @@ import difflib
 from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.expr import ExprError, parse
 from app.fields.base import Registry
 from app.meta.errors import ConfigError
@@ -131,6 +133,8 @@ def _field_expressions(
     if f.type == "formula" and f.opt("expr"):
         errs, names = check_expression(f"{where} formula", f.opt("expr"), kinds, f.source)
         yield from errs
+        if not errs:
+            yield from _computable_in_sql(where, f, kinds)
         formula_refs[f.name] = frozenset(
             n for n in names if entity.fields.get(n) and entity.fields[n].type == "formula"
         )
@@ -139,6 +143,15 @@ def _field_expressions(
         errs, _ = check_expression(f"{where} rollup where", f.opt("where"),
                                    expr_kinds(child, registry), f.source)
         yield from errs
+
+
+def _computable_in_sql(where: str, f: FieldDef, kinds: dict[str, str]
+                       ) -> Iterator[ConfigError]:
+    """A formula is a column expression, so it must compile to SQL (e.g. no `x in tags`)."""
+    try:
+        parse(f.opt("expr"), kinds).to_sql({n: sa.column(n) for n in kinds})
+    except ExprError as exc:
+        yield ConfigError(exc.code, f"{where} formula: {exc.message}", f.source)
 
 
 def _rule_errors(entity: EntityDef, kinds: dict[str, str]) -> Iterator[ConfigError]:

@@ -3,6 +3,7 @@ worker rebuilds exactly the same metadata without reading YAML."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.meta.types import Choice, EntityDef, FieldDef, Meta, RuleDef, Source, freeze, thaw
@@ -36,7 +37,9 @@ def field_to_dict(f: FieldDef) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in _FIELD_ATTRS:
         value = getattr(f, attr)
-        if value not in (None, False, {}, ()) or attr == "type":
+        empty = value is None or value is False or (
+            isinstance(value, Mapping | tuple) and len(value) == 0)
+        if not empty or attr == "type":
             out[attr] = _plain(value)
     if f.options:
         out["options"] = _plain(f.options)

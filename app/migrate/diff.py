@@ -118,8 +118,12 @@ class EntityDiff:
             self.convert(oldf, f, col)
         elif oldf is None:
             self.convert(None, f, col, only_check=True)
-        elif (f.type == "string" and (f.max_length or 255) < (oldf.max_length or 255)):
+        elif f.type == "string" and (f.max_length or 255) < (oldf.max_length or 255):
             self.shorten(f, col, oldf)
+        elif f.type == "string" and (f.max_length or 255) > (oldf.max_length or 255):
+            self.step("alter_length", f"lengthen {self.new.name}.{f.name} to "
+                      f"{f.max_length or 255} characters", column=col, rows=self.rows,
+                      data={"field": field_to_dict(f)})
         if f.type in ("picklist", "multi_picklist") and oldf is not None:
             self.orphans(oldf, f, col)
         if f.required and (oldf is None or not oldf.required) and self.rows:
@@ -137,13 +141,13 @@ class EntityDiff:
         if f.type == "rollup":
             data["backfill"] = "rollup"
             summary += ", computed for existing rows"
-        elif f.type == "autonumber" and self.rows:
-            data["backfill"] = "autonumber"
+        elif f.type == "autonumber":  # backfills are recorded even for empty tables, so a
+            data["backfill"] = "autonumber"  # replay on a database with rows fills them too
             summary += ", numbered for existing rows in creation order"
-        elif f.default is not None and self.rows:
+        elif f.default is not None:
             data["backfill"] = "default"
             summary += f", existing rows set to the default {f.default!r}"
-        elif f.default_expr and self.rows:
+        elif f.default_expr:
             data["backfill"] = "default_expr"
             summary += f", existing rows set to {f.default_expr}"
         elif f.required and self.rows:

@@ -141,8 +141,8 @@ def publish(
                                   f"planned on version {expected_base}; plan again")
         plan = make_plan(conn, old, meta, base_version=base, purge=purge)
         if plan.unsupported:
-            raise PublishError("the plan has steps that would lose data; nothing was changed",
-                               plan)
+            raise PublishError("the plan has steps that cannot be applied without losing or "
+                               "inventing data (marked x); nothing was changed", plan)
         if plan.destructive and not allow_destructive:
             raise PublishError("the plan deletes data; confirm it explicitly (--purge "
                                "--yes)", plan)
@@ -151,16 +151,16 @@ def publish(
         applier = Applier(conn, meta, models)
         applier.apply(plan.steps)
         migration_id = None
-        if plan.steps and migrations_dir is not None:
+        if migrations_dir is not None:  # also for label-only changes: replay needs every version
             more = len(plan.steps) - 1
-            summary = message or plan.steps[0].summary.split(":")[0] + (
-                f" and {more} more" if more else "")
+            summary = message or (plan.steps[0].summary.split(":")[0] + (
+                f" and {more} more" if more else "") if plan.steps else "config change")
             migration_id = files.new_id(migrations_dir, summary)
             tmp_file = files.write_pending(migrations_dir, files.MigrationFile(
                 id=migration_id, path=migrations_dir, from_digest=plan.base_digest,
                 to_digest=meta.digest, steps=plan.steps, config=meta_to_dict(meta),
                 author=author, message=message))
-        if plan.steps:
+        if plan.steps or migration_id:
             migration_id = migration_id or f"db_{uuid.uuid4().hex[:16]}"
             conn.execute(sa.insert(schema_history).values(
                 migration_id=migration_id, author=author, from_digest=plan.base_digest,
@@ -194,10 +194,11 @@ def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None
             _same_steps(mf, fresh.steps)
             if fresh.unsupported:
                 raise PublishError(f"{mf.path.name} would lose data in this database", fresh)
-            Applier(conn, meta, build_models(meta)).apply(mf.steps)
+            # the same steps, with row counts and checks from this database's own data
+            Applier(conn, meta, build_models(meta)).apply(fresh.steps)
             conn.execute(sa.insert(schema_history).values(
                 migration_id=mf.id, author=author or mf.author, from_digest=mf.from_digest,
-                to_digest=mf.to_digest, steps=[s.to_dict() for s in mf.steps]))
+                to_digest=mf.to_digest, steps=[s.to_dict() for s in fresh.steps]))
             _record(conn, meta, base, author or mf.author, mf.message, mf.id)
         applied.append(mf.id)
     return applied
