@@ -217,7 +217,11 @@ def _grammar() -> dict[str, st.SearchStrategy[str]]:
         fn("len", text), fn("days_between", date_, date_), fn("abs", num), fn("round", num),
         st.tuples(num, st.integers(0, 3)).map(lambda p: f"round({p[0]}, {p[1]})"),
         fn("if", boolean, num, num), fn("coalesce", num, num), fn("min", num, num),
-        fn("max", num, num, num), op(date_, ["-"], date_)))
+        fn("max", num, num, num), op(date_, ["-"], date_), op(stamp, ["-"], date_),
+        fn("days_between", stamp, date_)))
+    stamp: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(
+        st.just("ts"), op(stamp, ["+", "-"], st.sampled_from(["0.5", "1", "-2", "i", "null"])),
+        fn("if", boolean, stamp, stamp), fn("coalesce", stamp, stamp), fn("max", stamp, stamp)))
     text: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(
         st.sampled_from(["s", "t", "'abc'", "''", "'Hello'", "'%_'", "null"]),
         op(text, ["+"], text), fn("lower", text), fn("upper", text), fn("if", boolean, text, text),
@@ -228,14 +232,14 @@ def _grammar() -> dict[str, st.SearchStrategy[str]]:
     cmp = ["==", "!=", "<", "<=", ">", ">="]
     boolean: st.SearchStrategy[str] = st.deferred(lambda: st.one_of(
         st.sampled_from(["b", "true", "false", "null", "(n == null)", "(s != null)"]),
-        op(num, cmp, num), op(text, cmp, text), op(date_, cmp, date_), op(boolean, ["==", "!="],
-                                                                           boolean),
+        op(num, cmp, num), op(text, cmp, text), op(date_, cmp, date_), op(stamp, cmp, date_),
+        op(stamp, cmp, stamp), op(boolean, ["==", "!="], boolean),
         op(boolean, ["and", "or"], boolean), boolean.map(lambda x: f"(not {x})"),
         fn("contains", text, text),
         st.tuples(num, st.sampled_from(["in", "not in"]), st.lists(num, max_size=3)).map(
             lambda p: f"({p[0]} {p[1]} [{', '.join(p[2])}])"),
         fn("if", boolean, boolean, boolean)))
-    return {"number": num, "text": text, "date": date_, "bool": boolean}
+    return {"number": num, "text": text, "date": date_, "bool": boolean, "datetime": stamp}
 
 
 GRAMMAR = _grammar()

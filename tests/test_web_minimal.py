@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.factories import apply, small_pack
 
 
 @pytest.fixture
-def client(tmp_path: Path, database_url: str, engine: object) -> FlaskClient:
+def client(tmp_path: Path, database_url: str) -> Iterator[FlaskClient]:
     (tmp_path / "config.yaml").write_text("schemas: schemas\nroles: [sales_rep]\n")
     small_pack(tmp_path / "schemas")
     from app.settings import load_settings
@@ -28,7 +29,10 @@ def client(tmp_path: Path, database_url: str, engine: object) -> FlaskClient:
         create_system_tables(conn)
         create_user(conn, "rep", "password-1", ["sales_rep"], ctx.settings.roles)
     app = create_app(ctx)
-    return app.test_client()
+    try:
+        yield app.test_client()
+    finally:
+        ctx.dispose()
 
 
 def csrf(html: str) -> str:
