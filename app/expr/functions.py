@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.expr import evaluate as ev
 from app.expr import sql as esql
@@ -248,6 +250,82 @@ def _extreme(name: str, pick_first: str) -> Callable[..., Any]:
 
 
 # --- SQL implementations -------------------------------------------------------------------------
+class Today(esql.Element):
+    """The current date in UTC."""
+
+    inherit_cache = True
+    type = sa.Date()
+    name = "crm_today"
+
+
+class Now(esql.Element):
+    """The current moment (UTC)."""
+
+    inherit_cache = True
+    type = sa.DateTime(timezone=True)
+    name = "crm_now"
+
+
+class _Pick(esql.Element):
+    """A function returning one of its arguments: typed like them, so that SQLite's dates and
+    datetimes (stored as text) come back as dates."""
+
+    inherit_cache = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        known = [c.type for c in self.clauses if not isinstance(c.type, sa.types.NullType)]
+        if known:
+            self.type = esql.number_type(known) or known[0]
+
+
+class Least(_Pick):
+    """The smallest argument, ignoring nulls."""
+
+    inherit_cache = True
+    name = "crm_least"
+
+
+class Greatest(_Pick):
+    """The largest argument, ignoring nulls."""
+
+    inherit_cache = True
+    name = "crm_greatest"
+
+
+class Contains(esql.Element):
+    """Whether the first text holds the second (case-sensitive); false when either is null."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    name = "crm_contains"
+
+
+esql.dialects(Today, "CAST(timezone('UTC', CURRENT_TIMESTAMP) AS DATE)", "date('now')")
+esql.dialects(Now, "CURRENT_TIMESTAMP", f"strftime({esql.STAMP}, 'now')")
+esql.dialects(Contains, "coalesce(strpos({0}, {1}) > 0, false)", "coalesce(instr({0}, {1}) > 0, 0)")
+esql.dialects(Least, "LEAST({all})")  # SQLite: below
+esql.dialects(Greatest, "GREATEST({all})")
+
+
+def _sqlite_min_max(which: str, element: esql.Element, compiler: SQLCompiler,
+                    **kw: Any) -> str:
+    # SQLite's scalar min()/max() give null if any argument is null, its aggregates do not
+    first, *rest = esql.args(element, compiler, **kw)
+    values = " UNION ALL SELECT ".join([f"{first} AS crm_v", *rest])
+    return f"(SELECT {which}(crm_v) FROM (SELECT {values}))"
+
+
+@compiles(Least, "sqlite")
+def _least_sqlite(element: Least, compiler: SQLCompiler, **kw: Any) -> str:
+    return _sqlite_min_max("min", element, compiler, **kw)
+
+
+@compiles(Greatest, "sqlite")
+def _greatest_sqlite(element: Greatest, compiler: SQLCompiler, **kw: Any) -> str:
+    return _sqlite_min_max("max", element, compiler, **kw)
+
+
 def _sql_round(value: Col, places: Col | None = None) -> Col:
     number = sa.cast(value, sa.Numeric())
     return sa.func.round(number) if places is None else sa.func.round(number, places)
@@ -266,8 +344,8 @@ functions = FunctionRegistry()
 
 
 def _register_builtins(reg: FunctionRegistry) -> None:
-    reg.register("today", _today, esql.Today, max_args=0, kind="date", context=True)
-    reg.register("now", _now, esql.Now, max_args=0, kind="datetime", context=True)
+    reg.register("today", _today, Today, max_args=0, kind="date", context=True)
+    reg.register("now", _now, Now, max_args=0, kind="datetime", context=True)
     reg.register("days_between", _days_between, esql.DaysBetween, min_args=2, max_args=2,
                  kind="number", check=_expect("date", "datetime"))
     reg.register("if", _if, _sql_if, min_args=3, max_args=3, lazy=True,
@@ -282,13 +360,13 @@ def _register_builtins(reg: FunctionRegistry) -> None:
                  max_args=1, kind="text", check=_expect("text"))
     reg.register("round", _round, _sql_round, min_args=1, max_args=2, kind="number",
                  check=_check_round)
-    reg.register("contains", _contains, esql.Contains, min_args=2, max_args=2, kind="bool",
+    reg.register("contains", _contains, Contains, min_args=2, max_args=2, kind="bool",
                  check=_expect("text"))
     reg.register("abs", _one("abs", ("number",), abs), sa.func.abs, min_args=1, max_args=1,
                  kind="number", check=_expect("number"))
-    reg.register("min", _extreme("min", "<"), esql.Least, min_args=2, kind=_unify,
+    reg.register("min", _extreme("min", "<"), Least, min_args=2, kind=_unify,
                  check=_check_comparable)
-    reg.register("max", _extreme("max", ">"), esql.Greatest, min_args=2, kind=_unify,
+    reg.register("max", _extreme("max", ">"), Greatest, min_args=2, kind=_unify,
                  check=_check_comparable)
 
 

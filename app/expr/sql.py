@@ -45,13 +45,13 @@ Col = sa.ColumnElement[Any]
 
 
 # --- custom elements -----------------------------------------------------------------------------
-class _Element(FunctionElement[Any]):
+class Element(FunctionElement[Any]):
     """A function whose SQL differs per dialect; see `_dialects`."""
 
     inherit_cache = True
 
 
-def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
+def args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
     return [compiler.process(c, **kw) for c in element.clauses]
 
 
@@ -69,41 +69,28 @@ def _pg_moment(clause: Any, text: str) -> str:
     return f"timezone('UTC', CAST({text} AS TIMESTAMP))"
 
 
-def _dialects(cls: type[_Element], default: str, sqlite: str) -> None:
+def dialects(cls: type[Element], default: str, sqlite_sql: str | None = None) -> None:
     """Compile `cls` from templates: {0}, {1}, ... are the arguments, {d0}, {d1} the arguments
     as PostgreSQL dates, {m0} the first as a PostgreSQL timestamp with time zone and {all}
-    the arguments separated by commas. `default` is standard SQL as PostgreSQL speaks it."""
+    the arguments separated by commas. `default` is standard SQL as PostgreSQL speaks it;
+    without `sqlite_sql`, SQLite needs its own @compiles."""
 
-    def fill(template: str, element: _Element, compiler: SQLCompiler, **kw: Any) -> str:
+    def fill(template: str, element: Element, compiler: SQLCompiler, **kw: Any) -> str:
         clauses = list(element.clauses)
-        args = _args(element, compiler, **kw)
-        named = {f"d{i}": _pg_date(c, a) for i, (c, a) in enumerate(zip(clauses, args,
+        texts = args(element, compiler, **kw)
+        named = {f"d{i}": _pg_date(c, a) for i, (c, a) in enumerate(zip(clauses, texts,
                                                                          strict=True))}
-        if args:
-            named["m0"] = _pg_moment(clauses[0], args[0])
-        return template.format(*args, all=", ".join(args), **named)
+        if texts:
+            named["m0"] = _pg_moment(clauses[0], texts[0])
+        return template.format(*texts, all=", ".join(texts), **named)
 
     compiles(cls)(lambda element, compiler, **kw: fill(default, element, compiler, **kw))
-    compiles(cls, "sqlite")(lambda element, compiler, **kw: fill(sqlite, element, compiler, **kw))
+    if sqlite_sql is not None:
+        compiles(cls, "sqlite")(
+            lambda element, compiler, **kw: fill(sqlite_sql, element, compiler, **kw))
 
 
-class Today(_Element):
-    """The current date in UTC."""
-
-    inherit_cache = True
-    type = sa.Date()
-    name = "crm_today"
-
-
-class Now(_Element):
-    """The current moment (UTC)."""
-
-    inherit_cache = True
-    type = sa.DateTime(timezone=True)
-    name = "crm_now"
-
-
-class DaysBetween(_Element):
+class DaysBetween(Element):
     """Whole calendar days (UTC) from the first argument to the second."""
 
     inherit_cache = True
@@ -111,7 +98,7 @@ class DaysBetween(_Element):
     name = "crm_days_between"
 
 
-class DateShift(_Element):
+class DateShift(Element):
     """A date moved by a number of days, rounded down to whole days."""
 
     inherit_cache = True
@@ -119,7 +106,7 @@ class DateShift(_Element):
     name = "crm_date_shift"
 
 
-class DateTimeShift(_Element):
+class DateTimeShift(Element):
     """A datetime moved by a (fractional) number of days."""
 
     inherit_cache = True
@@ -127,34 +114,45 @@ class DateTimeShift(_Element):
     name = "crm_datetime_shift"
 
 
-class Divide(_Element):
+class Divide(Element):
     """True division that gives null when dividing by zero."""
 
     inherit_cache = True
     name = "crm_divide"
 
 
-class Remainder(_Element):
+class Remainder(Element):
     """Remainder with the sign of the dividend; null when dividing by zero."""
 
     inherit_cache = True
     name = "crm_remainder"
 
 
-class _Pick(_Element):
-    """A function returning one of its arguments: typed like them, so that SQLite's dates and
-    datetimes (stored as text) come back as dates."""
+class Moment(Element):
+    """A date or datetime as something that compares correctly with the other kind."""
 
     inherit_cache = True
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        known = [c.type for c in self.clauses if not isinstance(c.type, sa.types.NullType)]
-        if known:
-            self.type = _number_type(known) or known[0]
+    name = "crm_moment"
 
 
-def _number_type(types: list[Any]) -> sa.types.TypeEngine[Any] | None:
+STAMP = "'%Y-%m-%d %H:%M:%f'"
+dialects(DaysBetween, "({d1} - {d0})",
+          "CAST(julianday(date({1})) - julianday(date({0})) AS INTEGER)")
+dialects(DateShift, "({d0} + CAST(floor({1}) AS INTEGER))", "date({0}, ({1}) || ' days')")
+dialects(DateTimeShift, "({0} + CAST({1} AS DOUBLE PRECISION) * INTERVAL '1 day')",
+          f"strftime({STAMP}, {{0}}, ({{1}}) || ' days')")
+dialects(Divide, "(CAST({0} AS NUMERIC) / NULLIF({1}, 0))",
+          "(CAST({0} AS REAL) / NULLIF({1}, 0))")
+# SQLite's % works on integers only, and its mod() needs the optional math functions
+dialects(Remainder, "mod(CAST({0} AS NUMERIC), NULLIF(CAST({1} AS NUMERIC), 0))",
+          "(SELECT CASE WHEN typeof(crm_a) = 'integer' AND typeof(crm_b) = 'integer' "
+          "THEN crm_a % NULLIF(crm_b, 0) "
+          "ELSE crm_a - crm_b * CAST(CAST(crm_a AS REAL) / NULLIF(crm_b, 0) AS INTEGER) END "
+          "FROM (SELECT {0} AS crm_a, {1} AS crm_b))")
+dialects(Moment, "{m0}", "julianday({0})")
+
+
+def number_type(types: list[Any]) -> sa.types.TypeEngine[Any] | None:
     """Integer for integers, a Numeric without scale for other numbers (a Numeric(12, 2) type
     would round results to 2 places when they are read), None if not all are numbers."""
     if not types or not all(isinstance(t, sa.Integer | sa.Numeric) for t in types):
@@ -162,75 +160,6 @@ def _number_type(types: list[Any]) -> sa.types.TypeEngine[Any] | None:
     if all(isinstance(t, sa.Integer) for t in types):
         return sa.Integer()
     return sa.Numeric()
-
-
-class Least(_Pick):
-    """The smallest argument, ignoring nulls."""
-
-    inherit_cache = True
-    name = "crm_least"
-
-
-class Greatest(_Pick):
-    """The largest argument, ignoring nulls."""
-
-    inherit_cache = True
-    name = "crm_greatest"
-
-
-class Contains(_Element):
-    """Whether the first text holds the second (case-sensitive); false when either is null."""
-
-    inherit_cache = True
-    type = sa.Boolean()
-    name = "crm_contains"
-
-
-class Moment(_Element):
-    """A date or datetime as something that compares correctly with the other kind."""
-
-    inherit_cache = True
-    name = "crm_moment"
-
-
-_STAMP = "'%Y-%m-%d %H:%M:%f'"
-_dialects(Today, "CAST(timezone('UTC', CURRENT_TIMESTAMP) AS DATE)", "date('now')")
-_dialects(Now, "CURRENT_TIMESTAMP", f"strftime({_STAMP}, 'now')")
-_dialects(DaysBetween, "({d1} - {d0})",
-          "CAST(julianday(date({1})) - julianday(date({0})) AS INTEGER)")
-_dialects(DateShift, "({d0} + CAST(floor({1}) AS INTEGER))", "date({0}, ({1}) || ' days')")
-_dialects(DateTimeShift, "({0} + CAST({1} AS DOUBLE PRECISION) * INTERVAL '1 day')",
-          f"strftime({_STAMP}, {{0}}, ({{1}}) || ' days')")
-_dialects(Divide, "(CAST({0} AS NUMERIC) / NULLIF({1}, 0))",
-          "(CAST({0} AS REAL) / NULLIF({1}, 0))")
-# SQLite's % works on integers only, and its mod() needs the optional math functions
-_dialects(Remainder, "mod(CAST({0} AS NUMERIC), NULLIF(CAST({1} AS NUMERIC), 0))",
-          "(SELECT CASE WHEN typeof(crm_a) = 'integer' AND typeof(crm_b) = 'integer' "
-          "THEN crm_a % NULLIF(crm_b, 0) "
-          "ELSE crm_a - crm_b * CAST(CAST(crm_a AS REAL) / NULLIF(crm_b, 0) AS INTEGER) END "
-          "FROM (SELECT {0} AS crm_a, {1} AS crm_b))")
-_dialects(Contains, "coalesce(strpos({0}, {1}) > 0, false)", "coalesce(instr({0}, {1}) > 0, 0)")
-_dialects(Moment, "{m0}", "julianday({0})")
-_dialects(Least, "LEAST({all})", "")
-_dialects(Greatest, "GREATEST({all})", "")
-
-
-def _sqlite_min_max(which: str, element: FunctionElement[Any], compiler: SQLCompiler,
-                    **kw: Any) -> str:
-    # SQLite's scalar min()/max() give null if any argument is null, its aggregates do not
-    first, *rest = _args(element, compiler, **kw)
-    values = " UNION ALL SELECT ".join([f"{first} AS crm_v", *rest])
-    return f"(SELECT {which}(crm_v) FROM (SELECT {values}))"
-
-
-@compiles(Least, "sqlite")
-def _least_sqlite(element: Least, compiler: SQLCompiler, **kw: Any) -> str:
-    return _sqlite_min_max("min", element, compiler, **kw)
-
-
-@compiles(Greatest, "sqlite")
-def _greatest_sqlite(element: Greatest, compiler: SQLCompiler, **kw: Any) -> str:
-    return _sqlite_min_max("max", element, compiler, **kw)
 
 
 # --- kinds of columns ----------------------------------------------------------------------------
@@ -306,6 +235,15 @@ def _sqlite_problem(clause: Col) -> str | None:
     return None
 
 
+def _unknown() -> Col:
+    """A null that PostgreSQL knows to be a boolean (in CASE, NOT, ...)."""
+    return sa.cast(sa.null(), sa.Boolean())
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, Lit) and node.value is None
+
+
 class _Compiler:
     def __init__(self, expr: Expression, columns: Mapping[str, Col]) -> None:
         self.expr = expr
@@ -318,7 +256,7 @@ class _Compiler:
         (NOT b becomes b = 0 on SQLite) without the parentheses their new precedence needs."""
         clause, kind = self.operator(node)
         if kind == "number" and not isinstance(node, Name | Lit):
-            number = _number_type([clause.type])
+            number = number_type([clause.type])
             plain = isinstance(clause.type, sa.Integer) or (
                 type(clause.type) is sa.Numeric and clause.type.scale is None)
             if number is not None and not plain:
@@ -409,7 +347,7 @@ class _Compiler:
         a, ka = self.sql(node.left)
         if ka == "null" and op not in ("==", "!="):  # null < x, null in [...]: null
             empty = isinstance(node.right, ListOf) and not node.right.items
-            return sa.literal(op == "not in", sa.Boolean()) if empty else sa.null()
+            return sa.literal(op == "not in", sa.Boolean()) if empty else _unknown()
         if op in ("in", "not in"):
             if not isinstance(node.right, ListOf):
                 raise ExprError(NOT_IN_SQL, f"'{op}' with a list field cannot be computed in "
@@ -418,18 +356,22 @@ class _Compiler:
             for _, kind in items:
                 self.comparable(node, ka, kind, False)
             clauses = [c for c, _ in items]
+            if "datetime" in (ka, *(k for _, k in items)):
+                a, clauses = Moment(a), [Moment(c) for c in clauses]
             return a.in_(clauses) if op == "in" else a.not_in(clauses)
         b, kb = self.sql(node.right)
         self.comparable(node, ka, kb, op not in ("==", "!="))
         if kb == "null" and op not in ("==", "!="):
-            return sa.null()
-        if {ka, kb} == {"date", "datetime"}:
-            a, b = Moment(a), Moment(b)
+            return _unknown()
         left, right = node.left, node.right
+        if "datetime" in (ka, kb) and not _is_null(left) and not _is_null(right):
+            # SQLite keeps datetimes as text, written differently by SQLAlchemy and by its own
+            # functions; comparing the moments themselves is right on both databases
+            a, b = Moment(a), Moment(b)
         if op in ("==", "!="):
-            if isinstance(right, Lit) and right.value is None:
+            if _is_null(right):
                 return a.is_(None) if op == "==" else a.is_not(None)
-            if isinstance(left, Lit) and left.value is None:
+            if _is_null(left):
                 return b.is_(None) if op == "==" else b.is_not(None)
             other = b if isinstance(left, Lit) else a
             if (isinstance(left, Lit) or isinstance(right, Lit)) and isinstance(
