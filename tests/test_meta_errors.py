@@ -105,3 +105,13 @@ def test_duplicate_entity_in_one_layer(tmp_path: Path) -> None:
     with pytest.raises(ConfigErrors) as info:
         meta_of(folder)
     assert [e.code for e in info.value.errors] == ["CRM-E016"]
+
+
+def test_a_broken_file_does_not_cascade_into_its_lookups(tmp_path: Path) -> None:
+    folder = tmp_path / "schemas"
+    write_schema(folder, "account", "entity: account\nfields:\n  name: {type: strng}\n")
+    write_schema(folder, "contact", "entity: contact\nfields:\n"
+                 "  account: {type: lookup, to: account}\n")
+    with pytest.raises(ConfigErrors) as info:
+        meta_of(folder)
+    assert [e.code for e in info.value.errors] == ["CRM-E017"]

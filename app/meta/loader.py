@@ -260,12 +260,17 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry) -> M
     docs, errors = read_documents(schema_dirs)
     validator = jsonschema.Draft202012Validator(entity_schema(reg, for_editors=False))
     valid_docs = []
+    broken: list[str] = []
     for doc in docs:
         errs = _schema_errors(doc, validator)
         errors.extend(errs)
         if not errs:
             valid_docs.append(doc)
+        elif isinstance(doc.data.get("entity"), str):
+            broken.append(doc.data["entity"])
     merged, merge_errors = merge(valid_docs)
+    for name in broken:  # a placeholder, so other files' lookups to it raise no extra errors
+        merged.entities.setdefault(name, {"entity": name})
     errors.extend(merge_errors)
     meta, build_errors = build_meta(merged, roles, reg)
     errors.extend(build_errors)
