@@ -70,3 +70,40 @@ def test_same_entity_in_two_layers_is_a_merge_not_a_duplicate(tmp_path: Path) ->
     overlay = small_pack(tmp_path / "client", account(fax={"type": "phone"}))
     meta = meta_of(base, overlay)
     assert "fax" in meta.entities["account"].fields
+
+
+def test_overlay_changes_and_removes_parts_of_a_preset_block(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    write_schema(base, "_presets", "presets:\n  address:\n    fields:\n"
+                 "      street: {type: string}\n      city: {type: string}\n")
+    write_schema(base, "account", "entity: account\nfields:\n  billing: {preset: address}\n")
+    overlay = tmp_path / "client"
+    write_schema(overlay, "account", "entity: account\nfields:\n"
+                 "  billing_city: {required: true, max_length: 40}\n"
+                 "  billing_street: {remove: true}\n")
+    acc = meta_of(base, overlay).entities["account"]
+    assert list(acc.fields) == ["billing_city"]
+    assert acc.fields["billing_city"].required and acc.fields["billing_city"].max_length == 40
+    assert acc.removed_fields == ("billing_street",)
+
+
+def test_options_beside_a_block_preset_are_an_error(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    write_schema(base, "_presets", "presets:\n  address:\n    fields:\n"
+                 "      street: {type: string}\n")
+    write_schema(base, "account", "entity: account\nfields:\n"
+                 "  billing: {preset: address, required: true}\n")
+    with pytest.raises(ConfigErrors) as info:
+        meta_of(base)
+    assert [e.code for e in info.value.errors] == ["CRM-E013"]
+    assert "billing_street: {required: ...}" in str(info.value)
+
+
+def test_removing_a_field_a_new_entity_lacks_is_an_error(tmp_path: Path) -> None:
+    base = small_pack(tmp_path / "base")
+    overlay = tmp_path / "client"
+    write_schema(overlay, "project", "entity: project\nfields:\n  a: {type: string}\n"
+                 "  b: {remove: true}\n")
+    with pytest.raises(ConfigErrors) as info:
+        meta_of(base, overlay)
+    assert [e.code for e in info.value.errors] == ["CRM-E036"]

@@ -40,6 +40,20 @@ def expand_presets(
     for fname, spec in fields.items():
         src = merged.where.get(f"{ent}.{fname}", Source(ent))
         pname = spec.get("preset")
+        if spec.get("remove"):  # an overlay removing one part of a preset block
+            if fname in out:
+                del out[fname]
+                merged.removed.setdefault(ent, []).append(fname)
+            else:
+                errors.append(ConfigError("CRM-E036", f"cannot remove field '{fname}': entity "
+                                          f"'{ent}' has no such field", src))
+            continue
+        if not pname and "type" not in spec and fname in out:  # changes one part of a block
+            part, part_src = out[fname]
+            combined = copy.deepcopy(part)
+            combined.update(spec)
+            out[fname] = (combined, part_src)
+            continue
         if not pname:
             out[fname] = (spec, src)
             continue
@@ -50,6 +64,13 @@ def expand_presets(
                                       f"which does not exist (presets: {known})", src))
             continue
         if "fields" in preset:
+            extra = sorted(set(spec) - {"preset", "label", "help"})
+            if extra:
+                errors.append(ConfigError(
+                    "CRM-E013", f"'{ent}.{fname}' uses block preset '{pname}': "
+                    f"{', '.join(extra)} would apply to none of its parts; set them on a part "
+                    f"instead, for example {fname}_{next(iter(preset['fields']))}: "
+                    f"{{{extra[0]}: ...}}", src))
             for part, part_spec in preset["fields"].items():
                 sub = copy.deepcopy(part_spec)
                 sub["label"] = _join_labels(spec.get("label"), part_spec.get("label"))

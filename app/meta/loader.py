@@ -139,15 +139,14 @@ def _merge_fields(
         if not isinstance(spec, dict):
             continue  # the JSON Schema already reported it
         if spec.get("remove"):
-            if fname in current:
+            if fname in current and not current[fname].get("remove"):
                 del current[fname]
                 removed.append(fname)
-                merged.note(key, src)
-            elif not is_new:
-                errors.append(ConfigError("CRM-E036", f"cannot remove field '{fname}': entity "
-                                          f"'{ent}' has no such field", src))
+            else:  # maybe a part of a preset block: resolved when presets expand
+                current[fname] = {"remove": True}
+            merged.note(key, src)
             continue
-        if fname in current:
+        if fname in current and not current[fname].get("remove"):
             _merge_mapping(current[fname], spec)
         else:
             current[fname] = {k: v for k, v in spec.items()}
