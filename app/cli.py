@@ -12,7 +12,7 @@ import click
 from app.cli_errors import EXIT_CONFIG, EXIT_REFUSED, friendly
 from app.context import Context
 from app.meta.errors import ConfigErrors
-from app.migrate.publish import plan_change, publish, replay
+from app.migrate.publish import pending, plan_change, publish, replay
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -63,6 +63,11 @@ def validate(ctx: Context, as_json: bool) -> None:
 @friendly
 def plan(ctx: Context, purge: bool, as_json: bool) -> None:
     """Show what `crm migrate` would do to the database and its data."""
+    waiting = pending(ctx.engine, ctx.settings.migrations_dir)
+    if waiting:
+        click.echo(f"{len(waiting)} migration file(s) are not applied here yet; `crm migrate` "
+                   "replays them first, so this plan may shrink: "
+                   + ", ".join(mf.path.name for mf in waiting))
     result = plan_change(ctx.engine, ctx.yaml_meta(), purge=purge)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
@@ -86,7 +91,8 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
     """Replay pending migration files, then apply the YAML config to the database."""
     meta = ctx.yaml_meta()
     if not no_replay:
-        for mid in replay(ctx.engine, ctx.settings.migrations_dir, author=author):
+        for mid in replay(ctx.engine, ctx.settings.migrations_dir, author=author,
+                          allow_destructive=yes):
             click.echo(f"Replayed {mid}")
     result = publish(ctx.engine, meta, author=author, message=message, purge=purge,
                      allow_destructive=yes,

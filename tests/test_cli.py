@@ -49,6 +49,14 @@ def test_plan_migrate_then_plan_is_empty(project: Path) -> None:
     assert "No changes" in crm(project, "plan").output
 
 
+def test_plan_mentions_pending_migration_files(project: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    crm(project, "migrate")
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    plan = crm(project, "plan")
+    assert "1 migration file(s) are not applied here yet" in plan.output
+
+
 def test_unsupported_plan_exits_2_and_changes_nothing(project: Path) -> None:
     crm(project, "migrate")
     crm(project, "user", "create", "rep", "--role", "sales_rep", "--password", "pw-123456")

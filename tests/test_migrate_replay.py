@@ -116,3 +116,30 @@ def test_label_only_changes_and_zero_defaults_replay(
         assert live is not None and live.entities["account"].label["en"] == "Customer"
     finally:
         prod.dispose()
+
+
+def test_a_recorded_purge_needs_confirmation_on_replay(
+        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+    pack, history = tmp_path / "schemas", tmp_path / "migrations"
+    small_pack(pack)
+    apply(engine, pack, migrations_dir=history)
+    acc = account()
+    del acc["fields"]["website"]
+    small_pack(pack, acc)
+    apply(engine, pack, migrations_dir=history)
+    apply(engine, pack, migrations_dir=history, purge=True, allow_destructive=True)
+    first_two = tmp_path / "first_two"
+    first_two.mkdir()
+    for mf in files.read_all(history)[:2]:
+        first_two.joinpath(mf.path.name).write_text(mf.path.read_text())
+    prod = make_engine(new_database_url())
+    try:
+        replay(prod, first_two)
+        insert(prod, "ent_account", {"name": "P", "website": "https://p.example"})
+        with pytest.raises(PublishError, match="confirm it here"):
+            replay(prod, history)
+        assert "website" in columns(prod, "ent_account")
+        assert len(replay(prod, history, allow_destructive=True)) == 1
+        assert "website" not in columns(prod, "ent_account")
+    finally:
+        prod.dispose()

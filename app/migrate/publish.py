@@ -170,10 +170,22 @@ def publish(
     return Published(version=version, plan=plan, migration_file=final, backups=applier.backups)
 
 
-def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None
-           ) -> list[str]:
+def pending(engine: sa.Engine, migrations_dir: Path) -> list[files.MigrationFile]:
+    """Migration files this database has not applied yet, in order."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(schema_history.name):
+            done: set[str] = set()
+        else:
+            done = set(conn.execute(sa.select(schema_history.c.migration_id)).scalars())
+    return [mf for mf in files.read_all(migrations_dir) if mf.id not in done]
+
+
+def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None,
+           allow_destructive: bool = False) -> list[str]:
     """Apply the migration files this database has not seen, in order, each checked against
-    this database's own data first. Returns the ids applied."""
+    this database's own data first. A recorded purge that would delete values here needs
+    `allow_destructive` too (purging empty columns, as on a new database, does not).
+    Returns the ids applied."""
     applied: list[str] = []
     for mf in files.read_all(migrations_dir):
         with locked_transaction(engine) as conn:
@@ -194,6 +206,9 @@ def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None
             _same_steps(mf, fresh.steps)
             if fresh.unsupported:
                 raise PublishError(f"{mf.path.name} would lose data in this database", fresh)
+            if any(s.rows for s in fresh.destructive) and not allow_destructive:
+                raise PublishError(f"{mf.path.name} deletes data (a purge); confirm it here "
+                                   "too with --yes", fresh)
             # the same steps, with row counts and checks from this database's own data
             Applier(conn, meta, build_models(meta)).apply(fresh.steps)
             conn.execute(sa.insert(schema_history).values(
