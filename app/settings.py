@@ -163,9 +163,11 @@ def load_settings(
 
     src = Source(str(path))
     errors: list[ConfigError] = []
-    if "secret_key" in chain[-1][1] and chain[-1][1]["secret_key"]:
-        errors.append(ConfigError("CRM-E050", "secret_key must not be written in config.yaml; "
-                                  "set the CRM_SECRET_KEY environment variable", src))
+    for file, data in chain:  # a base in the extends chain may not hold one either
+        if data.get("secret_key"):
+            errors.append(ConfigError("CRM-E050", "secret_key must not be written in a config "
+                                      "file; set the CRM_SECRET_KEY environment variable",
+                                      Source(str(file))))
     locale = str(merged.get("locale") or "en")
     if locale not in LOCALES:
         errors.append(ConfigError("CRM-E050", f"locale '{locale}' is not one of "

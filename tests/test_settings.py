@@ -84,3 +84,11 @@ def test_shipped_config_schema_is_current_and_accepts_the_repo_config() -> None:
     shipped = json.loads((root / "app/meta/config.schema.json").read_text(encoding="utf-8"))
     assert shipped == config_schema()
     jsonschema.validate(yaml.safe_load((root / "config.yaml").read_text()), shipped)
+
+
+def test_secret_key_in_an_extended_base_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "base" / "config.yaml", "secret_key: oops\n")
+    client = write(tmp_path / "client" / "config.yaml", "extends: ../base/config.yaml\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_settings(client, environ={})
+    assert info.value.errors[0].source.file.endswith("base/config.yaml")
