@@ -28,7 +28,7 @@ def load_demo_data(ctx: Context, scale: int, seed: int, owner: int | None) -> di
         _, meta = active_version(conn)
         if meta is None:
             raise click.ClickException("no config version is live: run `crm migrate` first")
-        models = build_models(meta)
+        models = build_models(meta, orm_classes=False)
         if any(conn.execute(sa.select(models.table(e.name).c.id).limit(1)).first()
                for e in meta):
             raise click.ClickException("the database already holds records; demo data is only "

@@ -63,6 +63,8 @@ def apply(engine: sa.Engine, folder: Path, *more: Path, **kw: Any) -> Published:
 
 
 def insert(engine: sa.Engine, table: str, *rows: dict[str, Any]) -> None:
+    """Insert rows; all must name the same columns (executemany takes the first row's)."""
+    assert all(set(r) == set(rows[0]) for r in rows), "rows name different columns"
     with engine.begin() as conn:
         conn.execute(sa.table(table, *(sa.column(k) for k in rows[0])).insert(), list(rows))
 

@@ -39,7 +39,7 @@ def test_rebuilding_a_parent_table_keeps_children_links(tmp_path: Path, engine: 
     the old table would set every contact.account_id to NULL."""
     pack = small_pack(tmp_path / "schemas", account(parent={"type": "lookup", "to": "account"}))
     apply(engine, pack)
-    insert(engine, "ent_account", {"name": "A"}, {"name": "B", "parent_id": 1})
+    insert(engine, "ent_account", {"name": "A", "parent_id": None}, {"name": "B", "parent_id": 1})
     insert(engine, "ent_contact", *({"last_name": f"c{i}", "account_id": 1 + i % 2}
                                     for i in range(20)))
     small_pack(pack, account(), contact())

@@ -131,7 +131,8 @@ def publish(
     expected_base: int | str | None = "any",
     migrations_dir: Path | None = None,
 ) -> Published:
-    models = build_models(meta)  # dry run: a config that cannot build never reaches the DB
+    # dry run: a config whose tables or formula SQL cannot build never reaches the database
+    models = build_models(meta, orm_classes=False)
     tmp_file: Path | None = None
     with locked_transaction(engine) as conn:
         create_system_tables(conn)
@@ -210,7 +211,7 @@ def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None
                 raise PublishError(f"{mf.path.name} deletes data (a purge); confirm it here "
                                    "too with --yes", fresh)
             # the same steps, with row counts and checks from this database's own data
-            Applier(conn, meta, build_models(meta)).apply(fresh.steps)
+            Applier(conn, meta, build_models(meta, orm_classes=False)).apply(fresh.steps)
             conn.execute(sa.insert(schema_history).values(
                 migration_id=mf.id, author=author or mf.author, from_digest=mf.from_digest,
                 to_digest=mf.to_digest, steps=[s.to_dict() for s in fresh.steps]))

@@ -127,14 +127,17 @@ def _class_name(entity: str) -> str:
     return "".join(part.capitalize() for part in entity.split("_"))
 
 
-def build_models(meta: Meta, registry: Registry | None = None) -> Models:
+def build_models(meta: Meta, registry: Registry | None = None, *, orm_classes: bool = True
+                 ) -> Models:
+    """Tables, formula SQL and (unless `orm_classes` is False) ORM classes of one version.
+    Schema changes need only the Core part, which is a fraction of the cost on large configs."""
     from app.meta.loader import gc_paused
 
     with gc_paused():
-        return _build_models(meta, registry or default_registry)
+        return _build_models(meta, registry or default_registry, orm_classes)
 
 
-def _build_models(meta: Meta, reg: Registry) -> Models:
+def _build_models(meta: Meta, reg: Registry, orm_classes: bool) -> Models:
 
     class Base(orm.DeclarativeBase):
         pass
@@ -145,6 +148,8 @@ def _build_models(meta: Meta, reg: Registry) -> Models:
     for e in meta:
         formulas[e.name] = formula_columns(e, tables[e.name], reg)
     classes: dict[str, type[Any]] = {}
+    if not orm_classes:
+        return Models(meta=meta, base=Base, tables=tables, classes=classes, formulas=formulas)
     for e in meta:
         table = tables[e.name]
         attrs: dict[str, Any] = {"__table__": table, "__entity__": e.name}

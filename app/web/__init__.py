@@ -87,7 +87,7 @@ def create_app(ctx: Context) -> Flask:
             version, meta = active_version(conn)
             rows: list[tuple[str, int]] = []
             if meta is not None:
-                models = build_models(meta)
+                models = build_models(meta, orm_classes=False)
                 for e in meta:
                     table = models.table(e.name)
                     count = conn.execute(sa.select(sa.func.count()).select_from(table)
