@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import yaml
@@ -11,6 +11,9 @@ import yaml
 from app.meta.loader import load_meta
 from app.meta.types import Meta
 from app.migrate.publish import Published, publish
+
+if TYPE_CHECKING:
+    from app.context import Context
 
 ROLES = ("admin", "sales_manager", "sales_rep")
 
@@ -78,3 +81,23 @@ def rows(engine: sa.Engine, table: str, *cols: str) -> list[tuple[Any, ...]]:
 
 def columns(engine: sa.Engine, table: str) -> set[str]:
     return {c["name"] for c in sa.inspect(engine).get_columns(table)}
+
+
+def live_context(folder: Path, database_url: str, username: str, password: str,
+                 role: str) -> Context:
+    """A deployment in `folder`: config.yaml, the small pack published, and one user.
+    The caller disposes it."""
+    from app.context import Context
+    from app.model.system import create_system_tables
+    from app.settings import load_settings
+    from app.users import create_user
+
+    (folder / "config.yaml").write_text("schemas: schemas\nroles: [sales_rep]\n")
+    small_pack(folder / "schemas")
+    ctx = Context(load_settings(folder / "config.yaml", environ={
+        "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "k"}))
+    publish(ctx.engine, meta_of(folder / "schemas"))
+    with ctx.engine.begin() as conn:
+        create_system_tables(conn)
+        create_user(conn, username, password, [role], ctx.settings.roles)
+    return ctx

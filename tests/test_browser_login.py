@@ -10,24 +10,13 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from app.context import Context
-from app.model.system import create_system_tables
-from app.settings import load_settings
-from app.users import create_user
 from app.web import create_app
-from tests.factories import apply, small_pack
+from tests.factories import live_context
 
 
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[str]:
-    (tmp_path / "config.yaml").write_text("schemas: schemas\nroles: [sales_rep]\n")
-    small_pack(tmp_path / "schemas")
-    ctx = Context(load_settings(tmp_path / "config.yaml", environ={
-        "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "k"}))
-    apply(ctx.engine, tmp_path / "schemas")
-    with ctx.engine.begin() as conn:
-        create_system_tables(conn)
-        create_user(conn, "admin", "admin-pass-1", ["admin"], ctx.settings.roles)
+    ctx = live_context(tmp_path, database_url, "admin", "admin-pass-1", "admin")
     srv = make_server("127.0.0.1", 0, create_app(ctx), threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

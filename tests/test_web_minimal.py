@@ -9,25 +9,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from app.context import Context
-from app.model.system import create_system_tables
-from app.users import create_user
 from app.web import create_app
-from tests.factories import apply, small_pack
+from tests.factories import live_context
 
 
 @pytest.fixture
 def client(tmp_path: Path, database_url: str) -> Iterator[FlaskClient]:
-    (tmp_path / "config.yaml").write_text("schemas: schemas\nroles: [sales_rep]\n")
-    small_pack(tmp_path / "schemas")
-    from app.settings import load_settings
-
-    ctx = Context(load_settings(tmp_path / "config.yaml", environ={
-        "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "k"}))
-    apply(ctx.engine, tmp_path / "schemas")
-    with ctx.engine.begin() as conn:
-        create_system_tables(conn)
-        create_user(conn, "rep", "password-1", ["sales_rep"], ctx.settings.roles)
+    ctx = live_context(tmp_path, database_url, "rep", "password-1", "sales_rep")
     app = create_app(ctx)
     try:
         yield app.test_client()
