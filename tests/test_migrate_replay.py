@@ -15,6 +15,15 @@ from app.migrate.publish import PublishConflict, PublishError, active_version, r
 from tests.factories import account, apply, columns, insert, rows, small_pack
 
 
+def first_files(history: Path, n: int, tmp_path: Path) -> Path:
+    """A copy of the first `n` migration files: a deployment that is `n` versions behind."""
+    folder = tmp_path / f"first_{n}"
+    folder.mkdir()
+    for mf in files.read_all(history)[:n]:
+        folder.joinpath(mf.path.name).write_text(mf.path.read_text())
+    return folder
+
+
 def test_production_replays_stagings_steps(
         tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
     pack, history = tmp_path / "schemas", tmp_path / "migrations"
@@ -31,12 +40,8 @@ def test_production_replays_stagings_steps(
 
     prod = make_engine(new_database_url())
     try:
-        first = recorded[0]
         # production already runs the first version, with its own data
-        replay_one = tmp_path / "only_first"
-        replay_one.mkdir()
-        replay_one.joinpath(first.path.name).write_text(first.path.read_text())
-        assert replay(prod, replay_one) == [first.id]
+        assert replay(prod, first_files(history, 1, tmp_path)) == [recorded[0].id]
         insert(prod, "ent_account", {"name": "Prod Co", "employees": 7})
         assert replay(prod, history) == [recorded[1].id]
         assert {"rating", "headcount"} <= columns(prod, "ent_account")
@@ -69,16 +74,12 @@ def test_replay_checks_the_data_of_the_target(
     pack, history = tmp_path / "schemas", tmp_path / "migrations"
     small_pack(pack, account(code={"type": "string"}))
     apply(engine, pack, migrations_dir=history)
-    first = files.read_all(history)[0]
     small_pack(pack, account(code={"type": "integer"}))
     apply(engine, pack, migrations_dir=history)
 
     prod = make_engine(new_database_url())
     try:
-        only_first = tmp_path / "first"
-        only_first.mkdir()
-        only_first.joinpath(first.path.name).write_text(first.path.read_text())
-        replay(prod, only_first)
+        replay(prod, first_files(history, 1, tmp_path))
         insert(prod, "ent_account", {"name": "X", "code": "not a number"})
         with pytest.raises(PublishError) as refused:
             replay(prod, history)
@@ -103,11 +104,7 @@ def test_label_only_changes_and_zero_defaults_replay(
     assert len(files.read_all(history)) == 3
     prod = make_engine(new_database_url())
     try:
-        only_first = tmp_path / "first"
-        only_first.mkdir()
-        first = files.read_all(history)[0]
-        only_first.joinpath(first.path.name).write_text(first.path.read_text())
-        replay(prod, only_first)
+        replay(prod, first_files(history, 1, tmp_path))
         insert(prod, "ent_account", {"name": "P"})
         assert len(replay(prod, history)) == 2
         assert rows(prod, "ent_account", "score") == [(1, 0)]
@@ -128,13 +125,9 @@ def test_a_recorded_purge_needs_confirmation_on_replay(
     small_pack(pack, acc)
     apply(engine, pack, migrations_dir=history)
     apply(engine, pack, migrations_dir=history, purge=True, allow_destructive=True)
-    first_two = tmp_path / "first_two"
-    first_two.mkdir()
-    for mf in files.read_all(history)[:2]:
-        first_two.joinpath(mf.path.name).write_text(mf.path.read_text())
     prod = make_engine(new_database_url())
     try:
-        replay(prod, first_two)
+        replay(prod, first_files(history, 2, tmp_path))
         insert(prod, "ent_account", {"name": "P", "website": "https://p.example"})
         with pytest.raises(PublishError, match="confirm it here"):
             replay(prod, history)
