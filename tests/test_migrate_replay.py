@@ -3,7 +3,7 @@ database that drifted from the recorded history is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,14 @@ from app.db import make_engine
 from app.migrate import files
 from app.migrate.publish import PublishConflict, PublishError, active_version, replay
 from tests.factories import account, apply, columns, insert, rows, small_pack
+
+
+@pytest.fixture
+def prod(new_database_url: Callable[[], str]) -> Iterator[sa.Engine]:
+    """A second deployment's database (production, when `engine` is staging)."""
+    eng = make_engine(new_database_url())
+    yield eng
+    eng.dispose()
 
 
 def first_files(history: Path, n: int, tmp_path: Path) -> Path:
@@ -25,7 +33,7 @@ def first_files(history: Path, n: int, tmp_path: Path) -> Path:
 
 
 def test_production_replays_stagings_steps(
-        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+        tmp_path: Path, engine: sa.Engine, prod: sa.Engine) -> None:
     pack, history = tmp_path / "schemas", tmp_path / "migrations"
     small_pack(pack)
     apply(engine, pack, migrations_dir=history)
@@ -38,20 +46,16 @@ def test_production_replays_stagings_steps(
     assert [len(m.steps) for m in recorded] == [2, 2]
     assert "rename_column" in history.joinpath(recorded[1].path.name).read_text()
 
-    prod = make_engine(new_database_url())
-    try:
-        # production already runs the first version, with its own data
-        assert replay(prod, first_files(history, 1, tmp_path)) == [recorded[0].id]
-        insert(prod, "ent_account", {"name": "Prod Co", "employees": 7})
-        assert replay(prod, history) == [recorded[1].id]
-        assert {"rating", "headcount"} <= columns(prod, "ent_account")
-        assert rows(prod, "ent_account", "headcount") == [(1, 7)]
-        with prod.connect() as conn:
-            _, live = active_version(conn)
-        assert live is not None and live.digest == recorded[1].to_digest
-        assert replay(prod, history) == []  # idempotent
-    finally:
-        prod.dispose()
+    # production already runs the first version, with its own data
+    assert replay(prod, first_files(history, 1, tmp_path)) == [recorded[0].id]
+    insert(prod, "ent_account", {"name": "Prod Co", "employees": 7})
+    assert replay(prod, history) == [recorded[1].id]
+    assert {"rating", "headcount"} <= columns(prod, "ent_account")
+    assert rows(prod, "ent_account", "headcount") == [(1, 7)]
+    with prod.connect() as conn:
+        _, live = active_version(conn)
+    assert live is not None and live.digest == recorded[1].to_digest
+    assert replay(prod, history) == []  # idempotent
 
 
 def test_replay_refuses_a_database_at_another_version(
@@ -70,27 +74,23 @@ def test_replay_refuses_a_database_at_another_version(
 
 
 def test_replay_checks_the_data_of_the_target(
-        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+        tmp_path: Path, engine: sa.Engine, prod: sa.Engine) -> None:
     pack, history = tmp_path / "schemas", tmp_path / "migrations"
     small_pack(pack, account(code={"type": "string"}))
     apply(engine, pack, migrations_dir=history)
     small_pack(pack, account(code={"type": "integer"}))
     apply(engine, pack, migrations_dir=history)
 
-    prod = make_engine(new_database_url())
-    try:
-        replay(prod, first_files(history, 1, tmp_path))
-        insert(prod, "ent_account", {"name": "X", "code": "not a number"})
-        with pytest.raises(PublishError) as refused:
-            replay(prod, history)
-        assert refused.value.plan is not None and refused.value.plan.unsupported
-        assert rows(prod, "ent_account", "code") == [(1, "not a number")]
-    finally:
-        prod.dispose()
+    replay(prod, first_files(history, 1, tmp_path))
+    insert(prod, "ent_account", {"name": "X", "code": "not a number"})
+    with pytest.raises(PublishError) as refused:
+        replay(prod, history)
+    assert refused.value.plan is not None and refused.value.plan.unsupported
+    assert rows(prod, "ent_account", "code") == [(1, "not a number")]
 
 
 def test_label_only_changes_and_zero_defaults_replay(
-        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+        tmp_path: Path, engine: sa.Engine, prod: sa.Engine) -> None:
     pack, history = tmp_path / "schemas", tmp_path / "migrations"
     small_pack(pack)
     apply(engine, pack, migrations_dir=history)
@@ -102,21 +102,17 @@ def test_label_only_changes_and_zero_defaults_replay(
                                                 "score": {"type": "integer", "default": 0}}})
     apply(engine, pack, migrations_dir=history)
     assert len(files.read_all(history)) == 3
-    prod = make_engine(new_database_url())
-    try:
-        replay(prod, first_files(history, 1, tmp_path))
-        insert(prod, "ent_account", {"name": "P"})
-        assert len(replay(prod, history)) == 2
-        assert rows(prod, "ent_account", "score") == [(1, 0)]
-        with prod.connect() as conn:
-            _, live = active_version(conn)
-        assert live is not None and live.entities["account"].label["en"] == "Customer"
-    finally:
-        prod.dispose()
+    replay(prod, first_files(history, 1, tmp_path))
+    insert(prod, "ent_account", {"name": "P"})
+    assert len(replay(prod, history)) == 2
+    assert rows(prod, "ent_account", "score") == [(1, 0)]
+    with prod.connect() as conn:
+        _, live = active_version(conn)
+    assert live is not None and live.entities["account"].label["en"] == "Customer"
 
 
 def test_a_recorded_purge_needs_confirmation_on_replay(
-        tmp_path: Path, engine: sa.Engine, new_database_url: Callable[[], str]) -> None:
+        tmp_path: Path, engine: sa.Engine, prod: sa.Engine) -> None:
     pack, history = tmp_path / "schemas", tmp_path / "migrations"
     small_pack(pack)
     apply(engine, pack, migrations_dir=history)
@@ -125,14 +121,10 @@ def test_a_recorded_purge_needs_confirmation_on_replay(
     small_pack(pack, acc)
     apply(engine, pack, migrations_dir=history)
     apply(engine, pack, migrations_dir=history, purge=True, allow_destructive=True)
-    prod = make_engine(new_database_url())
-    try:
-        replay(prod, first_files(history, 2, tmp_path))
-        insert(prod, "ent_account", {"name": "P", "website": "https://p.example"})
-        with pytest.raises(PublishError, match="confirm it here"):
-            replay(prod, history)
-        assert "website" in columns(prod, "ent_account")
-        assert len(replay(prod, history, allow_destructive=True)) == 1
-        assert "website" not in columns(prod, "ent_account")
-    finally:
-        prod.dispose()
+    replay(prod, first_files(history, 2, tmp_path))
+    insert(prod, "ent_account", {"name": "P", "website": "https://p.example"})
+    with pytest.raises(PublishError, match="confirm it here"):
+        replay(prod, history)
+    assert "website" in columns(prod, "ent_account")
+    assert len(replay(prod, history, allow_destructive=True)) == 1
+    assert "website" not in columns(prod, "ent_account")
