@@ -96,8 +96,7 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
             click.echo(f"Replayed {mid}")
     result = publish(ctx.engine, meta, author=author, message=message, purge=purge,
                      allow_destructive=yes,
-                     migrations_dir=None if ctx.settings.read_only_config
-                     else ctx.settings.migrations_dir)
+                     migrations_dir=ctx.settings.writable_migrations_dir)
     click.echo(result.plan.render())
     for backup in result.backups:
         click.echo(f"Backup copy kept in table {backup}")

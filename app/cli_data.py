@@ -100,8 +100,7 @@ def setup(ctx: Context, demo: bool) -> None:
         meta = ctx.yaml_meta()
         replay(ctx.engine, ctx.settings.migrations_dir)
         result = publish(ctx.engine, meta, author="setup", message="setup",
-                         migrations_dir=None if ctx.settings.read_only_config
-                         else ctx.settings.migrations_dir)
+                         migrations_dir=ctx.settings.writable_migrations_dir)
         if result.plan.steps:
             click.echo(result.plan.render())
         with ctx.engine.begin() as conn:

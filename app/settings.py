@@ -75,6 +75,11 @@ class Settings:
             )
 
     @property
+    def writable_migrations_dir(self) -> Path | None:
+        """Where publishing records migration files; None on a read-only (promoted) config."""
+        return None if self.read_only_config else self.migrations_dir
+
+    @property
     def schema_dirs(self) -> list[Path]:
         return [layer.schemas for layer in self.layers if layer.schemas is not None]
 
