@@ -128,9 +128,13 @@ def setup(ctx: Context, demo: bool) -> None:
 @friendly
 def serve(ctx: Context, host: str, port: int) -> None:
     """Serve the CRM (development server)."""
-    from app.web import create_app
+    from werkzeug.serving import run_simple
 
-    app = create_app(ctx)
+    from app.runtime import Runtime
+
+    ctx.settings.warn_if_insecure()
+    runtime = Runtime(ctx)
+    runtime.current()  # build the live version's app before the first request
     click.echo(f"Serving {ctx.settings.name} on http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    run_simple(host, port, runtime, threaded=True, use_reloader=False, use_debugger=False)
     sys.exit(0)

@@ -35,6 +35,9 @@ KEYS = {
     "extends": "the config.yaml this one overlays",
     "instance": "folder for the SQLite database, uploads and keys",
     "read_only_config": "the config folder may not be written (promoted deployments)",
+    "rate_limit_storage": "where sign-in rate limits are counted: memory:// or redis://host:port",
+    "login_rate_limit": "sign-in attempts allowed per client address, e.g. '10 per minute'",
+    "secure_cookies": "send session cookies over HTTPS only (default true when serving)",
 }
 PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance")
 LOCALES = ("en", "zh_CN")
@@ -65,6 +68,22 @@ class Settings:
     instance_dir: Path
     read_only_config: bool
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate_limit_storage(self) -> str:
+        return str(self.raw.get("rate_limit_storage") or "memory://")
+
+    @property
+    def login_rate_limit(self) -> str:
+        return str(self.raw.get("login_rate_limit") or "10 per minute")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return bool(self.raw.get("secure_cookies", False))
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.instance_dir / "attachments"
 
     def warn_if_insecure(self) -> None:
         """Say loudly that a generated key is in use (the web app calls this at start)."""

@@ -126,3 +126,33 @@ def artifacts() -> Path:
     folder = Path(__file__).resolve().parent.parent / "test-artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def crm(tmp_path: Path, database_url: str) -> Iterator[object]:
+    """A deployment of the default CRM pack with the users of tests.webkit.USERS."""
+    from tests.webkit import deployment
+
+    ctx = deployment(tmp_path, database_url)
+    try:
+        yield ctx
+    finally:
+        ctx.dispose()
+
+
+@pytest.fixture
+def web(crm: object) -> object:
+    """The Flask app of the default pack's live version (testing mode)."""
+    from tests.webkit import web_app
+
+    return web_app(crm)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(web: object) -> object:
+    """A test client signed in as `admin`."""
+    from tests.webkit import sign_in
+
+    c = web.test_client()  # type: ignore[attr-defined]
+    sign_in(c)
+    return c

@@ -72,7 +72,41 @@ audit = sa.Table(
     sa.Column("record_id", sa.Integer),
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("changes", sa.JSON),
+    #: the record's version after this change (optimistic-locking conflicts list what others
+    #: changed since the version a writer started from)
+    sa.Column("version", sa.Integer),
     sa.Index("ix_sys_audit_record", "entity", "record_id"),
+)
+
+#: saved list views: a user's own (user_id set) or shared with everyone (user_id NULL)
+list_views = sa.Table(
+    "sys_list_view",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("sys_user.id", ondelete="CASCADE")),
+    sa.Column("entity", sa.String(63), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    #: columns, filters, sort and search as the list page's query string holds them
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.UniqueConstraint("user_id", "entity", "name", name="uq_sys_list_view_name"),
+)
+
+#: files attached to a record (the bytes live in the attachment store, keyed by sha256)
+attachments = sa.Table(
+    "sys_attachment",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(63), nullable=False),
+    sa.Column("record_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(120), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("uploaded_by_id", sa.Integer, sa.ForeignKey("sys_user.id", ondelete="SET NULL")),
+    sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_sys_attachment_record", "entity", "record_id"),
 )
 
 sequences = sa.Table(

@@ -1,96 +1,127 @@
-"""The web app. For now: sign in, and a home page listing the live entities with their record
-counts (the generated forms, lists and boards are the next issue). Thin: reads go through the
-engine's models, never raw SQL of its own."""
+"""The web app of one config version: generated pages for every entity, in English or Chinese.
+
+`create_app` builds a Flask app for one version's metadata and models; `app.runtime.Runtime`
+rebuilds it when a new version is published. Views are thin: they call the records service
+(`app.web.state.records()`), never the entity tables.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Flask, flash, redirect, render_template, request, url_for
-from flask_login import (
-    LoginManager,
-    UserMixin,
-    current_user,
-    login_required,
-    login_user,
-    logout_user,
-)
-from flask_wtf import FlaskForm
+import pluggy
+from flask import Flask, request, session
+from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.wrappers import Response
-from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired
 
+from app import i18n
 from app.context import Context
-from app.migrate.publish import active_version
-from app.model.system import users
-from app.users import check_password
+from app.meta.types import Meta
+from app.model.build import Models
+from app.plugins import make_plugin_manager
+from app.web import auth, errors, home
+from app.web.state import WebState
 
 
-class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[InputRequired()])
-    password = PasswordField("Password", validators=[InputRequired()])
+def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None = None,
+               version: int | None = None, plugins: pluggy.PluginManager | None = None,
+               testing: bool = False) -> Flask:
+    """The Flask app for one config version. Without `meta`, the active version is read."""
+    if meta is None and models is None:
+        from app.migrate.publish import active_version
+        from app.model.build import build_models
 
-
-class User(UserMixin):
-    def __init__(self, row: Any) -> None:
-        self.id = row.id
-        self.username = row.username
-        self.roles = list(row.roles or [])
-
-
-def create_app(ctx: Context) -> Flask:
+        with ctx.engine.connect() as conn:
+            version, meta = active_version(conn)
+        models = build_models(meta) if meta is not None else None
     ctx.settings.warn_if_insecure()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=ctx.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=ctx.settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=ctx.settings.secure_cookies,
+        BOOTSTRAP_SERVE_LOCAL=True,
+        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        TESTING=testing,
     )
-    app.extensions["crm"] = ctx
+    app.extensions["crm"] = WebState(ctx, meta, models, version,
+                                     plugins or make_plugin_manager())
     CSRFProtect(app)
-    login_manager = LoginManager(app)
-    login_manager.login_view = "login"
-
-    @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        with ctx.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.id == int(user_id))).first()
-        return User(row) if row is not None and row.active else None
-
-    @app.route("/login", methods=["GET", "POST"])
-    def login() -> str | Response:
-        form = LoginForm()
-        if form.validate_on_submit():
-            with ctx.engine.connect() as conn:
-                uid = check_password(conn, form.username.data or "", form.password.data or "")
-                row = conn.execute(sa.select(users).where(users.c.id == uid)).first() \
-                    if uid else None
-            if row is not None:
-                login_user(User(row))
-                return redirect(url_for("home"))
-            flash("Wrong username or password.")
-        return render_template("login.html", form=form, name=ctx.settings.name)
-
-    @app.route("/logout", methods=["POST"])
-    def logout() -> Response:
-        logout_user()
-        return redirect(url_for("login"))
-
-    @app.route("/")
-    @login_required
-    def home() -> str:
-        locale = request.accept_languages.best_match(["en", "zh"]) or "en"
-        with ctx.engine.connect() as conn:
-            version, meta = active_version(conn)
-            rows: list[tuple[str, int]] = []
-            for e in meta or ():  # counts need only the table name: no model build per request
-                table = sa.table(e.table, sa.column("deleted_at"))
-                count = conn.execute(sa.select(sa.func.count()).select_from(table)
-                                     .where(table.c.deleted_at.is_(None))).scalar_one()
-                rows.append((e.plural_for(locale), count))
-        return render_template("home.html", rows=rows, version=version, name=ctx.settings.name,
-                               user=current_user)
-
+    Bootstrap5(app)
+    auth.init_login(app)
+    limiter = Limiter(get_remote_address, app=app, storage_uri=ctx.settings.rate_limit_storage,
+                      default_limits=[], headers_enabled=True)
+    _setup_i18n(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    errors.register(app)
+    _register_pages(app)
+    login_view: Any = app.view_functions["auth.login"]
+    app.view_functions["auth.login"] = limiter.limit(
+        ctx.settings.login_rate_limit, methods=["POST"])(login_view)
     return app
+
+
+def _register_pages(app: Flask) -> None:
+    """The generated pages: lists, forms, detail pages, boards, search, back office. Each is
+    its own module; they are registered only when the version has entities."""
+    import importlib
+
+    for name in ("lists", "forms", "detail", "board", "search", "attachments", "lookups"):
+        try:
+            module = importlib.import_module(f"app.web.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"app.web.{name}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+    try:
+        admin = importlib.import_module("app.admin")
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.admin":
+            raise
+    else:
+        admin.init_admin(app)
+
+
+def _setup_i18n(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda s, **kw: i18n.gettext(s, **kw),
+        lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw), newstyle=True)
+
+    @app.before_request
+    def choose_locale() -> None:
+        i18n.set_locale(pick_locale())
+
+    @app.context_processor
+    def template_globals() -> dict[str, Any]:
+        from app.web import templating
+
+        return templating.globals_for_templates()
+
+    from app.web import templating
+
+    templating.register_filters(app)
+
+
+def pick_locale() -> str:
+    """The user's saved language, else the session's choice, else the browser's, else the
+    deployment's default."""
+    user: Any = current_user
+    if getattr(user, "is_authenticated", False) and getattr(user, "locale", None):
+        return str(user.locale)
+    if session.get("locale"):
+        return str(session["locale"])
+    best = request.accept_languages.best_match(["en", "zh_CN", "zh"])
+    if best:
+        return best
+    from app.web.state import state
+
+    return state().ctx.settings.locale

@@ -1,0 +1,28 @@
+"""The plugin manager: pluggy, with the specs of `app.hookspecs`.
+
+Plugins are Python modules or objects with `@hookimpl` functions, loaded from the `crm.plugins`
+entry point group (installed packages) and registered explicitly by tests. Plugin code cannot be
+unloaded: changing plugins needs a restart, changing config never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+
+from app import hookspecs
+
+hookimpl = pluggy.HookimplMarker("crm")
+
+
+def make_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = True
+                        ) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("crm")
+    pm.add_hookspecs(hookspecs)
+    if entry_points:
+        pm.load_setuptools_entrypoints("crm.plugins")
+    for plugin in plugins:
+        pm.register(plugin)
+    return pm

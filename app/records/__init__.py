@@ -1,0 +1,16 @@
+"""The records service: the one way to read and write entity records (see service.py)."""
+
+from app.records.change import SYSTEM, Actor, Change
+from app.records.errors import (
+    RECORD,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RecordError,
+    TheirChange,
+    ValidationFailed,
+)
+from app.records.service import Records
+
+__all__ = ["RECORD", "SYSTEM", "Actor", "Change", "Conflict", "Forbidden", "NotFound",
+           "RecordError", "Records", "TheirChange", "ValidationFailed"]

@@ -1,0 +1,50 @@
+"""The objects a records operation passes around: who acts, and what changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.meta.types import EntityDef
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an operation. `id` is a sys_user id (None for the system itself)."""
+
+    id: int | None
+    username: str
+    roles: tuple[str, ...] = ()
+    locale: str = "en"
+
+    @property
+    def is_system(self) -> bool:
+        return self.id is None
+
+
+SYSTEM = Actor(None, "system", ("admin",))
+
+
+@dataclass
+class Change:
+    """One create / update / delete / restore, as the hooks see it."""
+
+    entity: EntityDef
+    action: str  # create, update, delete, restore
+    actor: Actor
+    conn: sa.Connection
+    #: the full record as it will be saved (field name -> Python value)
+    values: dict[str, Any]
+    #: the record before the change (empty for create)
+    old: dict[str, Any] = field(default_factory=dict)
+    #: the id (None before a create is written)
+    id: int | None = None
+    #: the saved record (after the write)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def changed(self) -> dict[str, tuple[Any, Any]]:
+        """Field -> (old, new) for the fields this change sets to a different value."""
+        return {k: (self.old.get(k), v) for k, v in self.values.items()
+                if self.old.get(k) != v}

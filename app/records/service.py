@@ -1,0 +1,464 @@
+"""The records service: every read and write of entity records goes through here.
+
+The web forms, lists and boards, the REST API, flask-admin, imports, workflow actions and plugins
+all call `Records`; none of them touches entity tables. One operation is one transaction: input is
+coerced and validated (types, required / required_when with visible_when, defaults, the YAML
+rules, lookups, unique values, plugin checks), autonumbers drawn, the row written with its version
+checked (optimistic locking), the audit trail and parents' roll-ups updated, and plugin hooks run
+around the write. Anything refused or failing rolls the whole operation back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pluggy
+import sqlalchemy as sa
+
+from app.fields import registry as default_registry
+from app.fields.base import Registry
+from app.i18n import _
+from app.meta.types import EntityDef
+from app.model.build import Models
+from app.model.system import audit, users
+from app.records import side
+from app.records.change import SYSTEM, Actor, Change
+from app.records.errors import (
+    Conflict,
+    ConflictInfo,
+    NotFound,
+    RecordError,
+    TheirChange,
+    ValidationFailed,
+)
+from app.records.values import (
+    OWNER,
+    EntitySpec,
+    apply_defaults,
+    coerce,
+    field_label,
+    validate,
+)
+
+#: system keys every record dict carries besides its fields
+SYSTEM_KEYS = ("id", "version", "created_at", "updated_at", "created_by_id", "updated_by_id",
+               "owner_id", "deleted_at")
+
+
+class Records:
+    """Reads and writes of one config version's entities. Cheap to create per request."""
+
+    def __init__(self, engine: sa.Engine, models: Models, *,
+                 plugins: pluggy.PluginManager | None = None,
+                 registry: Registry = default_registry) -> None:
+        self.engine = engine
+        self.models = models
+        self.meta = models.meta
+        self.plugins = plugins
+        self.registry = registry
+        self._specs: dict[str, EntitySpec] = {}
+
+    # --- metadata ----------------------------------------------------------------------------
+    def entity(self, name: str) -> EntityDef:
+        e = self.meta.entities.get(name)
+        if e is None:
+            raise NotFound(_("There is no entity '%(name)s'.", name=name))
+        return e
+
+    def spec(self, name: str) -> EntitySpec:
+        spec = self._specs.get(name)
+        if spec is None:
+            spec = self._specs[name] = EntitySpec(self.entity(name), self.registry)
+        return spec
+
+    def table(self, name: str) -> sa.Table:
+        return self.models.tables[self.entity(name).name]
+
+    def select(self, name: str) -> sa.Select[Any]:
+        """SELECT of every system column, stored field (by field name) and formula."""
+        table = self.table(name)
+        spec = self.spec(name)
+        cols: list[sa.ColumnElement[Any]] = [table.c[k] for k in SYSTEM_KEYS]
+        cols += [table.c[c].label(f) for f, c in spec.columns.items() if c in table.c]
+        cols += [sql.label(f) for f, sql in self.models.formulas.get(name, {}).items()]
+        return sa.select(*cols)
+
+    def to_record(self, row: sa.Row[Any]) -> dict[str, Any]:
+        return dict(row._mapping)
+
+    # --- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE, so two writers never deadlock)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(begin_immediate=True)
+            with conn.begin():
+                yield conn
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, entity: str, record_id: int, *, deleted: bool = False,
+            conn: sa.Connection | None = None) -> dict[str, Any]:
+        table = self.table(entity)
+        stmt = self.select(entity).where(table.c.id == record_id)
+        if not deleted:
+            stmt = stmt.where(table.c.deleted_at.is_(None))
+        if conn is None:
+            with self.engine.connect() as c:
+                row = c.execute(stmt).first()
+        else:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise NotFound(_("%(entity)s #%(id)s does not exist or was deleted.",
+                             entity=self.entity(entity).label_for(_locale()), id=record_id))
+        record = self.to_record(row)
+        if self.plugins is not None:
+            self.plugins.hook.crm_record_loaded(entity=entity, record=record)
+        return record
+
+    def titles(self, entity: str, ids: Sequence[int], conn: sa.Connection | None = None
+               ) -> dict[int, str]:
+        """id -> the record's title (its `title` field, else `<Entity> #id`), deleted included."""
+        ids = sorted({int(i) for i in ids if i is not None})
+        e = self.entity(entity)
+        if not ids:
+            return {}
+        table = self.table(entity)
+        title = self.title_column(entity)
+        stmt = sa.select(table.c.id, title).where(table.c.id.in_(ids))
+        if conn is None:
+            with self.engine.connect() as c:
+                rows = c.execute(stmt).all()
+        else:
+            rows = conn.execute(stmt).all()
+        label = e.label_for(_locale())
+        return {r[0]: (str(r[1]) if r[1] not in (None, "") else f"{label} #{r[0]}")
+                for r in rows}
+
+    def title_column(self, entity: str) -> sa.ColumnElement[Any]:
+        e = self.entity(entity)
+        table = self.table(entity)
+        if e.title and e.title in self.models.formulas.get(entity, {}):
+            return self.models.formulas[entity][e.title]
+        column = self.spec(entity).columns.get(e.title or "")
+        return table.c[column] if column else table.c.id
+
+    def history(self, entity: str, record_id: int) -> list[dict[str, Any]]:
+        """The audit trail of one record, newest first, with the username of each change."""
+        stmt = (sa.select(audit, users.c.username).select_from(
+            audit.outerjoin(users, users.c.id == audit.c.user_id))
+            .where(audit.c.entity == entity, audit.c.record_id == record_id)
+            .order_by(audit.c.id.desc()))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    # --- writes ------------------------------------------------------------------------------
+    def create(self, entity: str, values: Mapping[str, Any], actor: Actor = SYSTEM
+               ) -> dict[str, Any]:
+        with self.transaction() as conn:
+            change = self._create(conn, entity, values, actor)
+        self._after_commit(change)
+        return change.record
+
+    def update(self, entity: str, record_id: int, values: Mapping[str, Any],
+               actor: Actor = SYSTEM, *, version: int | None = None) -> dict[str, Any]:
+        """Change some fields. `version` is the version the writer read: when the record has
+        changed since, nothing is saved and Conflict says what the others changed."""
+        with self.transaction() as conn:
+            change = self._update(conn, entity, record_id, values, actor, version)
+        self._after_commit(change)
+        return change.record
+
+    def delete(self, entity: str, record_id: int, actor: Actor = SYSTEM, *,
+               version: int | None = None) -> None:
+        """Soft delete: the record (and its master-detail children) go to the recycle bin."""
+        with self.transaction() as conn:
+            changes = self._delete(conn, entity, record_id, actor, version, datetime.now(UTC))
+        for change in changes:
+            self._after_commit(change)
+
+    def restore(self, entity: str, record_id: int, actor: Actor = SYSTEM) -> dict[str, Any]:
+        """Bring a record back from the recycle bin, with the children deleted along with it."""
+        with self.transaction() as conn:
+            changes = self._restore(conn, entity, record_id, actor)
+        for change in changes:
+            self._after_commit(change)
+        return changes[0].record
+
+    def bulk_update(self, entity: str, ids: Sequence[int], values: Mapping[str, Any],
+                    actor: Actor = SYSTEM) -> int:
+        """The same change on many records, all or nothing: the first refusal names the
+        record and rolls every change back."""
+        done: list[Change] = []
+        with self.transaction() as conn:
+            for record_id in ids:
+                try:
+                    done.append(self._update(conn, entity, record_id, values, actor, None))
+                except ValidationFailed as exc:
+                    title = self.titles(entity, [record_id], conn).get(record_id, record_id)
+                    raise ValidationFailed({k: [f"{title}: {m}" for m in v]
+                                            for k, v in exc.errors.items()}) from None
+        for change in done:
+            self._after_commit(change)
+        return len(done)
+
+    def bulk_delete(self, entity: str, ids: Sequence[int], actor: Actor = SYSTEM) -> int:
+        now = datetime.now(UTC)
+        done: list[Change] = []
+        with self.transaction() as conn:
+            for record_id in ids:
+                done += self._delete(conn, entity, record_id, actor, None, now)
+        for change in done:
+            self._after_commit(change)
+        return len({c.id for c in done if c.entity.name == entity})
+
+    def recycle_bin(self, entity: str, limit: int = 200) -> list[dict[str, Any]]:
+        table = self.table(entity)
+        stmt = (self.select(entity).where(table.c.deleted_at.is_not(None))
+                .order_by(table.c.deleted_at.desc(), table.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [self.to_record(r) for r in conn.execute(stmt)]
+
+    # --- the steps ---------------------------------------------------------------------------
+    def _create(self, conn: sa.Connection, entity: str, raw: Mapping[str, Any], actor: Actor
+                ) -> Change:
+        spec = self.spec(entity)
+        values, errors = coerce(spec, raw, system=actor.is_system)
+        owner = values.pop(OWNER, actor.id)
+        apply_defaults(spec, values, set(raw))
+        change = Change(spec.entity, "create", actor, conn, values)
+        self._check(conn, spec, change, errors, owner)
+        table = self.table(entity)
+        now = datetime.now(UTC)
+        for f in spec.entity:
+            if f.type == "autonumber" and f.name in spec.columns:
+                values[f.name] = side.autonumber(conn, table, f, now.date())
+        self._hook("crm_record_before_write", change)
+        row = {spec.columns[k]: v for k, v in change.values.items() if k in spec.columns}
+        row.update(version=1, created_at=now, updated_at=now, created_by_id=actor.id,
+                   updated_by_id=actor.id, owner_id=owner)
+        change.id = int(conn.execute(table.insert().values(row).returning(table.c.id))
+                        .scalar_one())
+        side.write_audit(conn, entity=entity, record_id=change.id, action="create",
+                         user_id=actor.id, version=1,
+                         changes=self._audit_changes(spec, {}, change.values))
+        side.recompute_rollups(conn, self.models, entity,
+                               side.link_values(self.models, entity, change.values))
+        change.record = self.get(entity, change.id, conn=conn)
+        self._hook("crm_record_after_write", change)
+        return change
+
+    def _update(self, conn: sa.Connection, entity: str, record_id: int,
+                raw: Mapping[str, Any], actor: Actor, version: int | None) -> Change:
+        spec = self.spec(entity)
+        table = self.table(entity)
+        old = self._locked(conn, entity, record_id)
+        if version is not None and int(version) != old["version"]:
+            raise self._conflict(conn, entity, old, int(version))
+        given, errors = coerce(spec, raw, system=actor.is_system)
+        owner = given.pop(OWNER, old["owner_id"])
+        stored = {f: old[f] for f in spec.columns}
+        change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
+                        id=record_id)
+        self._check(conn, spec, change, errors, owner)
+        self._hook("crm_record_before_write", change)
+        diff = {k: v for k, v in change.values.items() if k in spec.columns and old.get(k) != v}
+        if not diff and owner == old["owner_id"]:
+            change.record = old
+            return change
+        new_version = old["version"] + 1
+        row = {spec.columns[k]: v for k, v in diff.items()}
+        row.update(version=new_version, updated_at=datetime.now(UTC), updated_by_id=actor.id,
+                   owner_id=owner)
+        done = conn.execute(table.update().where(table.c.id == record_id,
+                                                 table.c.version == old["version"]).values(row))
+        if done.rowcount != 1:  # pragma: no cover - the row lock makes this a safety net
+            raise self._conflict(conn, entity, old, old["version"])
+        changes = self._audit_changes(spec, old, diff)
+        if owner != old["owner_id"]:
+            changes[OWNER] = [old["owner_id"], owner]
+        side.write_audit(conn, entity=entity, record_id=record_id, action="update",
+                         user_id=actor.id, version=new_version, changes=changes)
+        side.recompute_rollups(conn, self.models, entity,
+                               side.link_values(self.models, entity, old, change.values))
+        change.record = self.get(entity, record_id, conn=conn)
+        self._hook("crm_record_after_write", change)
+        return change
+
+    def _delete(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor,
+                version: int | None, when: datetime) -> list[Change]:
+        old = self._locked(conn, entity, record_id)
+        if version is not None and int(version) != old["version"]:
+            raise self._conflict(conn, entity, old, int(version))
+        spec = self.spec(entity)
+        change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id)
+        self._hook("crm_record_before_write", change)
+        table = self.table(entity)
+        conn.execute(table.update().where(table.c.id == record_id).values(
+            deleted_at=when, version=old["version"] + 1, updated_by_id=actor.id))
+        side.write_audit(conn, entity=entity, record_id=record_id, action="delete",
+                         user_id=actor.id, version=old["version"] + 1, changes=None)
+        done = [change]
+        for child, link in self._detail_children(entity):
+            ctable = self.table(child.name)
+            col = ctable.c[self.spec(child.name).columns[link]]
+            ids = conn.execute(sa.select(ctable.c.id).where(
+                col == record_id, ctable.c.deleted_at.is_(None))).scalars().all()
+            for cid in ids:
+                done += self._delete(conn, child.name, cid, actor, None, when)
+        side.recompute_rollups(conn, self.models, entity,
+                               side.link_values(self.models, entity, old))
+        change.record = self.get(entity, record_id, deleted=True, conn=conn)
+        self._hook("crm_record_after_write", change)
+        return done
+
+    def _restore(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor
+                 ) -> list[Change]:
+        table = self.table(entity)
+        old = self.get(entity, record_id, deleted=True, conn=conn)
+        if old["deleted_at"] is None:
+            raise RecordError(_("This record is not in the recycle bin."))
+        spec = self.spec(entity)
+        change = Change(spec.entity, "restore", actor, conn, {}, old=old, id=record_id)
+        self._hook("crm_record_before_write", change)
+        conn.execute(table.update().where(table.c.id == record_id).values(
+            deleted_at=None, version=old["version"] + 1, updated_by_id=actor.id))
+        side.write_audit(conn, entity=entity, record_id=record_id, action="restore",
+                         user_id=actor.id, version=old["version"] + 1, changes=None)
+        done = [change]
+        for child, link in self._detail_children(entity):
+            ctable = self.table(child.name)
+            col = ctable.c[self.spec(child.name).columns[link]]
+            ids = conn.execute(sa.select(ctable.c.id).where(
+                col == record_id, ctable.c.deleted_at == old["deleted_at"])).scalars().all()
+            for cid in ids:
+                done += self._restore(conn, child.name, cid, actor)
+        side.recompute_rollups(conn, self.models, entity,
+                               side.link_values(self.models, entity, old))
+        change.record = self.get(entity, record_id, conn=conn)
+        self._hook("crm_record_after_write", change)
+        return done
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _locked(self, conn: sa.Connection, entity: str, record_id: int) -> dict[str, Any]:
+        """The live record, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
+        write transaction already holds the database lock)."""
+        table = self.table(entity)
+        stmt = self.select(entity).where(table.c.id == record_id, table.c.deleted_at.is_(None))
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=table)
+        row = conn.execute(stmt).first()
+        if row is None:
+            raise NotFound(_("%(entity)s #%(id)s does not exist or was deleted.",
+                             entity=self.entity(entity).label_for(_locale()), id=record_id))
+        return self.to_record(row)
+
+    def _check(self, conn: sa.Connection, spec: EntitySpec, change: Change,
+               errors: dict[str, list[str]], owner: int | None) -> None:
+        """Every check of a create or update; raises ValidationFailed with all problems."""
+        for key, problems in validate(spec, change.values).items():
+            if key not in errors:
+                errors[key] = problems
+        self._check_links(conn, spec, change, errors)
+        self._check_unique(conn, spec, change, errors)
+        if owner is not None and OWNER not in errors and owner != change.old.get("owner_id") \
+                and not conn.execute(sa.select(users.c.id).where(users.c.id == owner)).first():
+            errors[OWNER] = [_("There is no user with id %(id)s.", id=owner)]
+        if not errors and self.plugins is not None:
+            for found in self.plugins.hook.crm_record_validate(change=change):
+                for field, message in found or ():
+                    errors.setdefault(field or "__record__", []).append(message)
+        if errors:
+            raise ValidationFailed(errors)
+
+    def _check_links(self, conn: sa.Connection, spec: EntitySpec, change: Change,
+                     errors: dict[str, list[str]]) -> None:
+        for f in spec.writable:
+            value = change.values.get(f.name)
+            if value is None or f.name in errors or change.old.get(f.name) == value:
+                continue
+            if f.type in ("lookup", "master_detail"):
+                target = self.models.tables.get(str(f.opt("to")))
+                if target is None:
+                    continue
+                found = conn.execute(sa.select(target.c.id).where(
+                    target.c.id == value, target.c.deleted_at.is_(None))).first()
+                if found is None:
+                    errors[f.name] = [_("%(field)s: there is no %(entity)s #%(id)s.",
+                                        field=field_label(f), id=value,
+                                        entity=self.entity(str(f.opt("to"))).label_for(_locale()))]
+            elif f.type == "user" and not conn.execute(
+                    sa.select(users.c.id).where(users.c.id == value)).first():
+                errors[f.name] = [_("There is no user with id %(id)s.", id=value)]
+
+    def _check_unique(self, conn: sa.Connection, spec: EntitySpec, change: Change,
+                      errors: dict[str, list[str]]) -> None:
+        table = self.table(spec.entity.name)
+        for f in spec.writable:
+            value = change.values.get(f.name)
+            if not f.unique or value is None or f.name in errors:
+                continue
+            col = table.c[spec.columns[f.name]]
+            stmt = sa.select(table.c.id).where(col == value)
+            if change.id is not None:
+                stmt = stmt.where(table.c.id != change.id)
+            if conn.execute(stmt.limit(1)).first():
+                errors[f.name] = [_("%(field)s must be unique: another record already has "
+                                    "%(value)s.", field=field_label(f), value=repr(value))]
+
+    def _detail_children(self, entity: str) -> list[tuple[EntityDef, str]]:
+        return [(e, f.name) for e in self.meta for f in e
+                if f.type == "master_detail" and f.opt("to") == entity
+                and f.name in self.spec(e.name).columns]
+
+    def _audit_changes(self, spec: EntitySpec, old: Mapping[str, Any],
+                       new: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in new.items():
+            f = spec.entity.fields.get(name)
+            if f is None or old.get(name) == value or (not old and value is None):
+                continue
+            ftype = spec.ftype(f)
+            out[name] = [ftype.to_json(f, old.get(name)) if old.get(name) is not None else None,
+                         ftype.to_json(f, value) if value is not None else None]
+        return out
+
+    def _conflict(self, conn: sa.Connection, entity: str, current: dict[str, Any],
+                  since: int) -> Conflict:
+        rows = conn.execute(
+            sa.select(audit.c.changes, audit.c.at, audit.c.action, users.c.username)
+            .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
+            .where(audit.c.entity == entity, audit.c.record_id == current["id"],
+                   audit.c.version > since).order_by(audit.c.id)).all()
+        theirs: dict[str, TheirChange] = {}
+        for r in rows:
+            for name, pair in (r.changes or {}).items():
+                first = theirs.get(name)
+                theirs[name] = TheirChange(name, first.old if first else pair[0], pair[1],
+                                           r.username, r.at)
+        who = ", ".join(sorted({r.username or "system" for r in rows})) or _("someone else")
+        message = _("%(who)s changed this record after you opened it; nothing was saved. "
+                    "Review their changes and apply yours again.", who=who)
+        return Conflict(message, ConflictInfo(current, list(theirs.values())))
+
+    def _hook(self, name: str, change: Change) -> None:
+        if self.plugins is not None:
+            getattr(self.plugins.hook, name)(change=change)
+
+    def _after_commit(self, change: Change) -> None:
+        if self.plugins is None:
+            return
+        try:
+            self.plugins.hook.crm_record_after_commit(change=change)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("crm_record_after_commit hook failed")
+
+
+def _locale() -> str:
+    from app.i18n import get_locale
+
+    return get_locale()
