@@ -101,3 +101,58 @@ def live_context(folder: Path, database_url: str, username: str, password: str,
         create_system_tables(conn)
         create_user(conn, username, password, [role], ctx.settings.roles)
     return ctx
+
+
+def service(engine: sa.Engine, folder: Path, plugins: Any = None) -> Any:
+    """Publish the schemas in `folder` (with system tables and one user) and return the
+    records service of that version."""
+    from app.model.build import build_models
+    from app.model.system import create_system_tables
+    from app.records import Records
+
+    with engine.begin() as conn:
+        create_system_tables(conn)
+    published = apply(engine, folder)
+    del published
+    return Records(engine, build_models(meta_of(folder)), plugins=plugins)
+
+
+def make_user(engine: sa.Engine, username: str, roles: tuple[str, ...] = ("sales_rep",)) -> Any:
+    """A user in sys_user and the Actor acting as them."""
+    from app.records import Actor
+    from app.users import create_user
+
+    with engine.begin() as conn:
+        uid = create_user(conn, username, "password-123", list(roles), ROLES)
+    return Actor(uid, username, roles)
+
+
+def deal(**extra_fields: Any) -> dict[str, Any]:
+    """An opportunity-like entity with a picklist stage, a rule, conditional fields, a
+    formula, an autonumber and a lookup to account."""
+    fields: dict[str, Any] = {
+        "name": {"type": "string", "required": True, "label": {"en": "Name", "zh": "名称"}},
+        "number": {"type": "autonumber", "format": "D-{0000}"},
+        "account": {"type": "lookup", "to": "account"},
+        "stage": {"type": "picklist", "choices": ["open", "won", "lost"], "default": "open"},
+        "amount": {"type": "currency", "min": 0},
+        "probability": {"type": "percent", "default": 10},
+        "expected": {"type": "formula", "expr": "amount * probability / 100",
+                     "result": "currency"},
+        "close_date": {"type": "date"},
+        "loss_reason": {"type": "string", "visible_when": "stage == 'lost'",
+                        "required_when": "stage == 'lost'"},
+    }
+    fields.update(extra_fields)
+    return {"entity": "deal", "title": "name", "fields": fields, "rules": [
+        {"name": "won_needs_date", "when": "stage == 'won' and close_date == null",
+         "field": "close_date",
+         "message": {"en": "A won deal needs a close date", "zh": "赢单必须填写成交日期"}}]}
+
+
+def rollup_account() -> dict[str, Any]:
+    return account(
+        deals={"type": "rollup", "entity": "deal", "via": "account", "op": "count"},
+        won={"type": "rollup", "entity": "deal", "via": "account", "op": "sum",
+             "field": "amount", "where": "stage == 'won'"},
+    )

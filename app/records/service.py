@@ -244,6 +244,7 @@ class Records:
         side.write_audit(conn, entity=entity, record_id=change.id, action="create",
                          user_id=actor.id, version=1,
                          changes=self._audit_changes(spec, {}, change.values))
+        side.own_rollups(conn, self.models, entity, [change.id])
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, change.values))
         change.record = self.get(entity, change.id, conn=conn)

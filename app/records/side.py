@@ -68,6 +68,22 @@ def recompute_rollups(conn: sa.Connection, models: Models, child: str,
             recompute_rollups(conn, models, parent.name, grand, depth + 1)
 
 
+def own_rollups(conn: sa.Connection, models: Models, entity: str, ids: list[int]) -> None:
+    """Compute the roll-up fields of new rows (a new account has 0 opportunities, not NULL)."""
+    e = models.meta.entity(entity)
+    table = models.tables[entity]
+    values = {}
+    for f in e:
+        child = models.meta.entities.get(str(f.opt("entity")))
+        if f.type != "rollup" or child is None or f.name not in table.c \
+                or f.opt("via") not in child.fields:
+            continue
+        values[f.name] = rollup_subquery(f, table, child, models.tables[child.name],
+                                         dict(models.formulas.get(child.name, {})))
+    if values:
+        conn.execute(table.update().where(table.c.id.in_(ids)).values(values))
+
+
 def _links_of(conn: sa.Connection, models: Models, entity: EntityDef, ids: list[int]
               ) -> dict[str, list[Any]]:
     """For the rows `ids` of `entity`: link field -> the parent ids, where a roll-up uses it."""

@@ -1,0 +1,107 @@
+"""Plugin hooks around each write: validation problems, changing values before the write,
+and failures that roll the whole operation back (row, audit, autonumber, roll-ups)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.model.system import audit, sequences
+from app.plugins import hookimpl, make_plugin_manager
+from app.records import Change, RecordError, ValidationFailed
+from tests.factories import deal, rollup_account, rows, service, write_schema
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail_after_write = False
+        self.fail_after_commit = False
+
+    @hookimpl
+    def crm_record_validate(self, change: Change) -> list[tuple[str | None, str]]:
+        self.calls.append(("validate", change.action))
+        if change.values.get("name") == "forbidden":
+            return [("name", "This name is taken by policy.")]
+        return []
+
+    @hookimpl
+    def crm_record_before_write(self, change: Change) -> None:
+        self.calls.append(("before", change.action))
+        if change.action == "create" and change.values.get("name"):
+            change.values["name"] = change.values["name"].strip().title()
+
+    @hookimpl
+    def crm_record_after_write(self, change: Change) -> None:
+        self.calls.append(("after", change.action))
+        if self.fail_after_write:
+            raise RecordError("the after-write hook refused")
+
+    @hookimpl
+    def crm_record_after_commit(self, change: Change) -> None:
+        self.calls.append(("commit", change.action))
+        if self.fail_after_commit:
+            raise RuntimeError("notifier down")
+
+
+@pytest.fixture
+def plugin() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def rec(tmp_path: Path, engine: sa.Engine, plugin: Recorder) -> Any:
+    write_schema(tmp_path / "s", "account", rollup_account())
+    write_schema(tmp_path / "s", "deal", deal())
+    return service(engine, tmp_path / "s", plugins=make_plugin_manager(
+        [plugin], entry_points=False))
+
+
+def test_hooks_run_in_order_and_may_adjust_values(rec: Any, plugin: Recorder) -> None:
+    made = rec.create("deal", {"name": "  big deal "})
+    assert made["name"] == "Big Deal"
+    assert plugin.calls == [("validate", "create"), ("before", "create"),
+                            ("after", "create"), ("commit", "create")]
+
+
+def test_validate_hook_refuses_with_a_field_message(rec: Any) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        rec.create("deal", {"name": "forbidden"})
+    assert err.value.errors == {"name": ["This name is taken by policy."]}
+
+
+def test_failing_after_write_rolls_everything_back(rec: Any, plugin: Recorder,
+                                                   engine: sa.Engine) -> None:
+    acc = rec.create("account", {"name": "A"})
+    plugin.fail_after_write = True
+    with pytest.raises(RecordError):
+        rec.create("deal", {"name": "x", "account": acc["id"], "amount": 5})
+    assert rows(engine, "ent_deal") == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(audit)
+                            .where(audit.c.entity == "deal")).scalar_one() == 0
+        assert conn.execute(sa.select(sequences.c.value)).all() == []
+    plugin.fail_after_write = False
+    assert rec.get("account", acc["id"])["deals"] == 0
+
+
+def test_failing_after_commit_is_logged_not_raised(rec: Any, plugin: Recorder,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    plugin.fail_after_commit = True
+    with caplog.at_level(logging.ERROR):
+        made = rec.create("deal", {"name": "kept"})
+    assert rec.get("deal", made["id"])["name"] == "Kept"
+    assert "crm_record_after_commit hook failed" in caplog.text
+
+
+def test_every_hook_is_documented() -> None:
+    from app import hookspecs
+
+    specs = [getattr(hookspecs, n) for n in dir(hookspecs) if n.startswith("crm_")]
+    assert specs
+    for spec in specs:
+        assert spec.__doc__ and len(spec.__doc__.strip()) > 40, spec.__name__
