@@ -37,3 +37,28 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+# Translations (docs/i18n.md): `make messages` extracts every marked string into the template
+# app/translations/messages.pot and merges it into each catalogue (new strings appear untranslated,
+# changed ones as fuzzy); translate them in messages.po, then `make translations` compiles the .mo.
+LOCALES_DIR  = app/translations
+UI_LOCALES  ?= zh_CN
+.PHONY: messages translations
+
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k gettext -k ngettext:1,2 \
+		--add-comments=TRANSLATORS: --project=crm --copyright-holder="CRM contributors" \
+		-o $(LOCALES_DIR)/messages.pot .
+	@for loc in $(UI_LOCALES); do \
+		if [ -f $(LOCALES_DIR)/$$loc/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) -l $$loc \
+				--previous --ignore-obsolete || exit 1; \
+		else \
+			$(BIN)/pybabel init -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) -l $$loc || exit 1; \
+		fi; \
+	done
+	@echo "Translate the new (empty or #, fuzzy) entries in $(LOCALES_DIR)/*/LC_MESSAGES/messages.po,"
+	@echo "then run: make translations; $(BIN)/pytest -q tests/test_i18n_catalogue.py lists any left."
+
+translations: install
+	$(BIN)/pybabel compile -d $(LOCALES_DIR) --statistics

@@ -373,3 +373,12 @@ def test_filter_ops_and_kind(type_: str, ops: tuple[str, ...], kind: str) -> Non
 def test_to_json_lists() -> None:
     assert registry.get("multi_picklist").to_json(stage("multi_picklist"), ("won",)) == ["won"]
     assert registry.get("tags").to_json(make_field("t", "tags"), None) is None
+
+
+def test_tags_form_field_suggests_its_choices() -> None:
+    form = bind(make_field("t", "tags", choices=["vip", "key"]))
+    html = form.x() + form.x.datalist()
+    assert 'list="x-datalist"' in html
+    assert '<datalist id="x-datalist">' in html and 'value="vip"' in html
+    plain = bind(make_field("t", "tags"))
+    assert "list=" not in plain.x() and plain.x.datalist() == ""

@@ -171,7 +171,7 @@ def test_formula_check(result: str, expected: list[Any]) -> None:
 def test_formula_form_field_is_read_only() -> None:
     form = bind(formula("currency", required=True), [("x", "")])
     assert type(form.x).__name__ == "DecimalField"
-    assert form.x.render_kw == {"readonly": True}
+    assert form.x.render_kw == {"readonly": True, "data-currency": ""}
     assert form.validate()  # never required
 
 

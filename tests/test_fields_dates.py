@@ -340,3 +340,14 @@ def test_filter_ops_and_kind(type_: str) -> None:
     ft = registry.get(type_)
     assert ft.filter_ops == ORDERED
     assert ft.expr_kind == type_
+
+
+def test_datetime_form_field_renders_what_the_browser_reads() -> None:
+    """`<input type=datetime-local>` wants `YYYY-MM-DDTHH:MM`; seconds and a space are
+    accepted on input."""
+    form = bind(make_field("x", "datetime"))
+    form.x.data = datetime(2030, 1, 31, 9, 45)
+    assert form.x._value() == "2030-01-31T09:45"
+    assert 'type="datetime-local"' in form.x()
+    typed = bind(make_field("x", "datetime"), [("x", "2030-01-31 09:45:30")])
+    assert typed.validate() and typed.x.data == datetime(2030, 1, 31, 9, 45, 30)

@@ -374,3 +374,23 @@ def test_a_bad_bound_never_breaks_forms_or_the_api() -> None:
     assert not bind(f, [("x", "11")]).validate()
     assert bind(f, [("x", "-5")]).validate()
     assert api_load(f, {"x": -5}) == {"x": -5}
+
+
+@pytest.mark.parametrize(
+    ("kw", "type_", "render_kw", "shown"),
+    [
+        ({"currency": "USD"}, "currency", {"data-currency": "USD"}, "12.50"),
+        ({}, "currency", {"data-currency": ""}, "12.50"),
+        ({}, "percent", {"data-suffix": "%"}, "12.5"),
+        ({"scale": 3}, "decimal", {}, "12.5"),
+    ],
+)
+def test_form_field_widget_hints(
+    kw: dict[str, Any], type_: str, render_kw: dict[str, str], shown: str
+) -> None:
+    """Money shows its currency before the input, percent a % after; only money keeps two
+    decimals when a stored value is shown (12.5000 shows as 12.5)."""
+    form = bind(make_field("x", type_, **kw))
+    assert {k: v for k, v in form.x.render_kw.items() if k != "readonly"} == render_kw
+    form.x.data = Decimal("12.5")
+    assert form.x._value() == shown

@@ -14,6 +14,7 @@ from marshmallow import validate as mv
 from sqlalchemy.dialects import postgresql
 
 from app.fields.base import ConfigProblem, FieldType, FieldValueError, register, shown
+from app.i18n import _
 from app.meta.types import Choice, FieldDef, freeze, label_text
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ class PicklistType(FieldType):
             text = str(value)
         if text is None or text not in allowed:
             raise FieldValueError(
-                f"{shown(value)} is not one of the allowed values: {', '.join(allowed)}."
+                _("%(value)s is not one of the allowed values: %(allowed)s.",
+                  value=shown(value), allowed=", ".join(allowed))
             )
         return text
 
@@ -143,7 +145,8 @@ class PicklistType(FieldType):
             if _fold(c.value) == folded or any(_fold(lbl) == folded for lbl in c.label.values()):
                 return c.value
         allowed = ", ".join(c.value for c in choices)
-        raise FieldValueError(f"{shown(raw)} is not one of the allowed values: {allowed}.")
+        raise FieldValueError(_("%(value)s is not one of the allowed values: %(allowed)s.",
+                                value=shown(raw), allowed=allowed))
 
     def to_python(self, f: FieldDef, value: Any) -> Any:
         return None if value is None else self.one_value(f, value)
@@ -239,14 +242,13 @@ class MultiPicklistType(PicklistType):
         elif isinstance(value, list | tuple):
             items = list(value)
         else:
-            raise FieldValueError(f"{shown(value)} is not a list of values.")
+            raise FieldValueError(_("%(value)s is not a list of values.", value=shown(value)))
         wrong = [item for item in items if item not in self.values(f)]
         if wrong:
-            raise FieldValueError(
-                f"{', '.join(shown(w) for w in wrong)} "
-                f"{'is not one' if len(wrong) == 1 else 'are not'} of the allowed values: "
-                f"{', '.join(self.values(f))}."
-            )
+            message = _("%(value)s is not one of the allowed values: %(allowed)s.") \
+                if len(wrong) == 1 else _("%(value)s are not of the allowed values: %(allowed)s.")
+            raise FieldValueError(message % {"value": ", ".join(shown(w) for w in wrong),
+                                             "allowed": ", ".join(self.values(f))})
         return dedupe(items)
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
@@ -295,13 +297,15 @@ class TagsType(FieldType):
         if isinstance(value, str):
             return dedupe(split_values(value))
         if not isinstance(value, list | tuple):
-            raise FieldValueError(f"{shown(value)} is not a list of tags.")
+            raise FieldValueError(_("%(value)s is not a list of tags.", value=shown(value)))
         tags: list[str] = []
         for item in value:
             if isinstance(item, int | float) and not isinstance(item, bool):
                 item = str(item)
             if not isinstance(item, str) or not item.strip():
-                raise FieldValueError(f"{shown(item)} is not a tag (tags are non-empty text).")
+                raise FieldValueError(
+                    _("%(value)s is not a tag (tags are non-empty text).", value=shown(item))
+                )
             tags.append(item.strip())
         return dedupe(tags)
 
@@ -313,7 +317,10 @@ class TagsType(FieldType):
 
     def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
         kw = self.form_kwargs(f, locale)
-        kw["render_kw"] = {**kw["render_kw"], "data-tags": ",".join(f.opt("choices", ()))}
+        suggestions = [str(c) for c in f.opt("choices", ())]
+        kw["render_kw"] = {**kw["render_kw"], "data-tags": ",".join(suggestions)}
+        if suggestions:  # a <datalist> of the suggested tags
+            kw["datalist"] = wtforms.DataList(suggestions)
         return wtforms.StringField(**kw)
 
     def api_field(self, f: FieldDef) -> mf.Field:

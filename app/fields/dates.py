@@ -13,6 +13,7 @@ import wtforms
 
 from app.fields.base import ConfigProblem, FieldType, FieldValueError, register, shown
 from app.fields.numbers import ORDERED_OPS, bound_problems, bounds_check
+from app.i18n import N_, _, get_locale
 from app.meta.types import FieldDef
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ _DATE_AND_TIME = re.compile(
 )
 
 
+#: what a datetime form field renders (the first) and accepts
+DATETIME_LOCAL_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S",
+)  # fmt: skip
+
+
 class AmbiguousDate(FieldValueError):
     """A day like 5/3/2024 that reads as two different dates."""
 
@@ -41,7 +48,9 @@ def _make_date(raw: str, year: str, month: str, day: str) -> date:
     try:
         return date(int(year), int(month), int(day))
     except ValueError:
-        raise FieldValueError(f"{shown(raw)} is not a date on the calendar.") from None
+        raise FieldValueError(
+            _("%(value)s is not a date on the calendar.", value=shown(raw))
+        ) from None
 
 
 def parse_date_text(raw: str) -> date:
@@ -61,16 +70,17 @@ def parse_date_text(raw: str) -> date:
             return _make_date(raw, year, str(first), str(second))
         if first <= 12 and second <= 12:
             raise AmbiguousDate(
-                f"{shown(raw)} could be {year}-{first:02d}-{second:02d} or "
-                f"{year}-{second:02d}-{first:02d}: write it as YYYY-MM-DD."
+                _("%(value)s could be %(first)s or %(second)s: write it as YYYY-MM-DD.",
+                  value=shown(raw), first=f"{year}-{first:02d}-{second:02d}",
+                  second=f"{year}-{second:02d}-{first:02d}")
             )
-        raise FieldValueError(f"{shown(raw)} is not a date on the calendar.")
+        raise FieldValueError(_("%(value)s is not a date on the calendar.", value=shown(raw)))
     for fmt in _ENGLISH_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise FieldValueError(f"{shown(raw)} is not a date (use YYYY-MM-DD).")
+    raise FieldValueError(_("%(value)s is not a date (use YYYY-MM-DD).", value=shown(raw)))
 
 
 def parse_time_text(raw: str) -> time:
@@ -81,17 +91,17 @@ def parse_time_text(raw: str) -> time:
         text = text[2:].strip()
     m = _TIME.fullmatch(text)
     if not m:
-        raise FieldValueError(f"{shown(raw)} is not a time (use HH:MM).")
+        raise FieldValueError(_("%(value)s is not a time (use HH:MM).", value=shown(raw)))
     hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
     meridiem = (m[4] or "").lower()
     if meridiem or afternoon:
         if not 1 <= hour <= 12:
-            raise FieldValueError(f"{shown(raw)} is not a time (use HH:MM).")
+            raise FieldValueError(_("%(value)s is not a time (use HH:MM).", value=shown(raw)))
         hour = hour % 12 + (12 if meridiem == "pm" or afternoon else 0)
     try:
         return time(hour, minute, second)
     except ValueError:
-        raise FieldValueError(f"{shown(raw)} is not a time (use HH:MM).") from None
+        raise FieldValueError(_("%(value)s is not a time (use HH:MM).", value=shown(raw))) from None
 
 
 def aware_utc(value: datetime) -> datetime:
@@ -103,7 +113,8 @@ def aware_utc(value: datetime) -> datetime:
 
 class _TemporalType(FieldType):
     filter_ops = ORDERED_OPS
-    noun = "date"
+    bound_words = (N_("The date must be on or after %(limit)s."),
+                   N_("The date must be on or before %(limit)s."))
 
     def bounds(self, f: FieldDef) -> tuple[Any, Any]:
         low = None if f.min is None else self.to_python(f, f.min)
@@ -117,8 +128,8 @@ class _TemporalType(FieldType):
             return []  # a bad bound is reported by check()
         if value is None:
             return []
-        show = lambda v: self.display(f, v)  # noqa: E731
-        return bound_problems(value, low, high, show, (self.noun, "on or after", "on or before"))
+        show = lambda v: self.display(f, v, get_locale())  # noqa: E731
+        return bound_problems(value, low, high, show, self.bound_words)
 
     def check(self, f: FieldDef, entity: EntityDef, meta: Meta) -> list[ConfigProblem]:
         return bounds_check(f, lambda v: self.to_python(f, v))
@@ -141,7 +152,9 @@ class DateType(_TemporalType):
         if value is None:
             return None
         if isinstance(value, datetime):
-            raise FieldValueError(f"{shown(value)} has a time of day; a date is expected.")
+            raise FieldValueError(
+                _("%(value)s has a time of day; a date is expected.", value=shown(value))
+            )
         if isinstance(value, date):
             return value
         if isinstance(value, str):
@@ -149,7 +162,7 @@ class DateType(_TemporalType):
                 return date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        raise FieldValueError(f"{shown(value)} is not a date (use YYYY-MM-DD).")
+        raise FieldValueError(_("%(value)s is not a date (use YYYY-MM-DD).", value=shown(value)))
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
         return None if raw.strip() == "" else parse_date_text(raw)
@@ -175,7 +188,8 @@ class DateTimeType(_TemporalType):
 
     name = "datetime"
     expr_kind = "datetime"
-    noun = "date and time"
+    bound_words = (N_("The date and time must be on or after %(limit)s."),
+                   N_("The date and time must be on or before %(limit)s."))
 
     def sa_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.DateTime(timezone=True)
@@ -192,7 +206,9 @@ class DateTimeType(_TemporalType):
                 return aware_utc(datetime.fromisoformat(value.strip()))
             except ValueError:
                 pass
-        raise FieldValueError(f"{shown(value)} is not a date and time (use YYYY-MM-DD HH:MM).")
+        raise FieldValueError(
+            _("%(value)s is not a date and time (use YYYY-MM-DD HH:MM).", value=shown(value))
+        )
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
         text = unicodedata.normalize("NFKC", raw).strip()
@@ -211,7 +227,7 @@ class DateTimeType(_TemporalType):
             if isinstance(exc, AmbiguousDate):
                 raise
             raise FieldValueError(
-                f"{shown(raw)} is not a date and time (use YYYY-MM-DD HH:MM)."
+                _("%(value)s is not a date and time (use YYYY-MM-DD HH:MM).", value=shown(raw))
             ) from None
         return datetime.combine(day, clock, UTC)
 
@@ -225,7 +241,9 @@ class DateTimeType(_TemporalType):
         return f"{moment.date().isoformat()} {clock}"
 
     def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
-        return wtforms.DateTimeLocalField(**self.form_kwargs(f, locale))
+        # the browser's datetime-local input wants "2024-03-05T14:30" (values are UTC)
+        return wtforms.DateTimeLocalField(format=list(DATETIME_LOCAL_FORMATS),
+                                          **self.form_kwargs(f, locale))
 
     def api_field(self, f: FieldDef) -> mf.Field:
         return mf.AwareDateTime(default_timezone=UTC, **self.api_kwargs(f))
@@ -237,7 +255,8 @@ class TimeType(_TemporalType):
 
     name = "time"
     expr_kind = "time"
-    noun = "time"
+    bound_words = (N_("The time must be on or after %(limit)s."),
+                   N_("The time must be on or before %(limit)s."))
 
     def sa_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.Time()
@@ -250,7 +269,7 @@ class TimeType(_TemporalType):
                 return time.fromisoformat(value.strip())
             except ValueError:
                 pass
-        raise FieldValueError(f"{shown(value)} is not a time (use HH:MM).")
+        raise FieldValueError(_("%(value)s is not a time (use HH:MM).", value=shown(value)))
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
         return None if raw.strip() == "" else parse_time_text(raw)

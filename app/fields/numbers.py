@@ -15,6 +15,7 @@ from marshmallow import validate as mv
 from wtforms import validators as wv
 
 from app.fields.base import ConfigProblem, FieldType, FieldValueError, register, shown
+from app.i18n import N_, _
 from app.meta.types import FieldDef
 
 if TYPE_CHECKING:
@@ -49,19 +50,22 @@ def number_text(raw: str, *, percent: bool = False, currency: str | None = None)
     text = unicodedata.normalize("NFKC", raw).strip()
     match = _NUMBER_TEXT.fullmatch(text.upper())
     if not match or (match["sign"] and match["sign2"]):
-        raise FieldValueError(f"{shown(raw)} is not a number.")
+        raise FieldValueError(_("%(value)s is not a number.", value=shown(raw)))
     suffix = match["suffix"]
     if suffix == "%" and not percent:
-        raise FieldValueError(f"{shown(raw)} is not a number (a percent sign is not expected).")
+        raise FieldValueError(
+            _("%(value)s is not a number (a percent sign is not expected).", value=shown(raw))
+        )
     if match["prefix"] and suffix and suffix != "%":
-        raise FieldValueError(f"{shown(raw)} is not a number.")
+        raise FieldValueError(_("%(value)s is not a number.", value=shown(raw)))
     for code in (match["prefix"], suffix):
         if not code or len(code) != 3:
             continue
         if code not in KNOWN_CODES and code != currency:
-            raise FieldValueError(f"{shown(raw)} is not a number.")
+            raise FieldValueError(_("%(value)s is not a number.", value=shown(raw)))
         if currency and code != currency and {code, currency} != {"CNY", "RMB"}:
-            raise FieldValueError(f"{shown(raw)} is in {code}, but this field is in {currency}.")
+            raise FieldValueError(_("%(value)s is in %(code)s, but this field is in %(currency)s.",
+                                    value=shown(raw), code=code, currency=currency))
     sign = match["sign"] or match["sign2"] or ""
     return sign + match["number"].replace(",", "")
 
@@ -69,7 +73,7 @@ def number_text(raw: str, *, percent: bool = False, currency: str | None = None)
 def to_decimal(value: Any) -> Decimal:
     """A finite Decimal from an int, float, Decimal or numeric string; bools are refused."""
     if isinstance(value, bool):
-        raise FieldValueError(f"{shown(value)} is not a number.")
+        raise FieldValueError(_("%(value)s is not a number.", value=shown(value)))
     try:
         if isinstance(value, float):
             number = Decimal(repr(value))
@@ -78,11 +82,11 @@ def to_decimal(value: Any) -> Decimal:
         elif isinstance(value, str):
             number = Decimal(value.strip())
         else:
-            raise FieldValueError(f"{shown(value)} is not a number.")
+            raise FieldValueError(_("%(value)s is not a number.", value=shown(value)))
     except InvalidOperation:
-        raise FieldValueError(f"{shown(value)} is not a number.") from None
+        raise FieldValueError(_("%(value)s is not a number.", value=shown(value))) from None
     if not number.is_finite():
-        raise FieldValueError(f"{shown(value)} is not a number.")
+        raise FieldValueError(_("%(value)s is not a number.", value=shown(value)))
     return number
 
 
@@ -97,14 +101,16 @@ def bound_problems(
     low: Any,
     high: Any,
     show: Callable[[Any], str],
-    words: tuple[str, str, str] = ("value", "at least", "at most"),
+    words: tuple[str, str] = (N_("The value must be at least %(limit)s."),
+                              N_("The value must be at most %(limit)s.")),
 ) -> list[str]:
-    """`The value must be at least 0.` (dates: `The date must be on or after 2024-01-01.`)"""
-    noun, above, below = words
+    """`The value must be at least 0.` (dates: `The date must be on or after 2024-01-01.`);
+    `words` are the two messages (marked with N_), each with a `%(limit)s` placeholder."""
+    above, below = words
     if low is not None and value < low:
-        return [f"The {noun} must be {above} {show(low)}."]
+        return [_(above, limit=show(low))]
     if high is not None and value > high:
-        return [f"The {noun} must be {below} {show(high)}."]
+        return [_(below, limit=show(high))]
     return []
 
 
@@ -167,13 +173,15 @@ class IntegerType(FieldType):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and not value.is_integer():
-            raise FieldValueError(f"{shown(value)} is not a whole number.")
+            raise FieldValueError(_("%(value)s is not a whole number.", value=shown(value)))
         try:
             number = to_decimal(value)
         except FieldValueError:
-            raise FieldValueError(f"{shown(value)} is not a whole number.") from None
+            raise FieldValueError(
+                _("%(value)s is not a whole number.", value=shown(value))
+            ) from None
         if number != number.to_integral_value():
-            raise FieldValueError(f"{shown(value)} is not a whole number.")
+            raise FieldValueError(_("%(value)s is not a whole number.", value=shown(value)))
         return int(number)
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
@@ -184,7 +192,7 @@ class IntegerType(FieldType):
         if not isinstance(value, int):
             return []
         if abs(value) > self.LIMIT:
-            return [f"{value} is too large for this field."]
+            return [_("%(value)s is too large for this field.", value=value)]
         low, high = number_bounds(f)
         return bound_problems(value, low, high, plain)
 
@@ -237,7 +245,9 @@ class DecimalType(FieldType):
         try:
             return number.quantize(self.quantum(f), rounding=ROUND_HALF_UP)
         except InvalidOperation:
-            raise FieldValueError(f"{shown(value)} is too large for this field.") from None
+            raise FieldValueError(
+                _("%(value)s is too large for this field.", value=shown(value))
+            ) from None
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
         raw = raw.strip()
@@ -257,8 +267,9 @@ class DecimalType(FieldType):
         whole = self.precision(f) - self.scale(f)
         if value.is_finite() and abs(value) >= Decimal(10) ** whole:
             return [
-                f"{plain(value)} is too large for this field "
-                f"(at most {whole} digits before the decimal point)."
+                _("%(value)s is too large for this field "
+                  "(at most %(digits)s digits before the decimal point).",
+                  value=plain(value), digits=whole)
             ]
         low, high = self.bounds(f)
         return bound_problems(value, low, high, plain)
@@ -289,7 +300,18 @@ class DecimalType(FieldType):
         low, high = self.bounds(f)
         if low is not None or high is not None:
             kw["validators"].append(wv.NumberRange(min=low, max=high))
-        return wtforms.DecimalField(places=self.scale(f), **kw)
+        kw["render_kw"] = {**kw["render_kw"], **self.form_render_kw(f)}
+        # places=None: the value is shown as given (12.5, not 12.5000)
+        return wtforms.DecimalField(places=self.form_places(f), **kw)
+
+    def form_places(self, f: FieldDef) -> int | None:
+        return None
+
+    def form_render_kw(self, f: FieldDef) -> dict[str, Any]:
+        """Extra HTML attributes of the input: the form shows a currency symbol before
+        (`data-currency`, empty for the deployment's currency) or a sign after
+        (`data-suffix`)."""
+        return {}
 
     def api_field(self, f: FieldDef) -> mf.Field:
         low, high = self.bounds(f)
@@ -313,6 +335,12 @@ class CurrencyType(DecimalType):
 
     def scale(self, f: FieldDef) -> int:
         return 2
+
+    def form_places(self, f: FieldDef) -> int | None:
+        return 2
+
+    def form_render_kw(self, f: FieldDef) -> dict[str, Any]:
+        return {"data-currency": str(f.opt("currency") or "")}
 
     def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
         if value is None:
@@ -340,6 +368,9 @@ class PercentType(DecimalType):
 
     def scale(self, f: FieldDef) -> int:
         return 4
+
+    def form_render_kw(self, f: FieldDef) -> dict[str, Any]:
+        return {"data-suffix": "%"}
 
     def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
         return "" if value is None else f"{plain(self.to_python(f, value))}%"
@@ -371,7 +402,7 @@ class BooleanType(FieldType):
                 return True
             if word in FALSE_WORDS:
                 return False
-        raise FieldValueError(f"{shown(value)} is not yes or no.")
+        raise FieldValueError(_("%(value)s is not yes or no.", value=shown(value)))
 
     def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
         if value is None:

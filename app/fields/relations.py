@@ -19,6 +19,7 @@ from app.fields.base import (
     register,
     shown,
 )
+from app.i18n import _
 from app.meta.types import FieldDef, table_name
 
 if TYPE_CHECKING:
@@ -50,7 +51,9 @@ def record_id(value: Any) -> int:
         number = int(value)
     if isinstance(number, int) and not isinstance(number, bool) and number > 0:
         return number
-    raise FieldValueError(f"{shown(value)} is not a record id (a positive whole number).")
+    raise FieldValueError(
+        _("%(value)s is not a record id (a positive whole number).", value=shown(value))
+    )
 
 
 class _ReferenceType(FieldType):

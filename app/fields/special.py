@@ -12,6 +12,7 @@ import wtforms
 
 from app.fields.base import FieldType, FieldValueError, register, shown
 from app.fields.choices import json_type
+from app.i18n import _
 from app.meta.types import FieldDef
 
 PRESENCE_OPS: tuple[str, ...] = ("empty", "not_empty")
@@ -68,17 +69,19 @@ class FileType(FieldType):
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise FieldValueError(f"{shown(value)} is not a stored file.")
+            raise FieldValueError(_("%(value)s is not a stored file.", value=shown(value)))
         missing = [k for k in FILE_KEYS if k not in value]
         if missing:
-            raise FieldValueError(f"The file description lacks {', '.join(missing)}.")
+            raise FieldValueError(
+                _("The file description lacks %(keys)s.", keys=", ".join(missing))
+            )
         name, size = value["name"], value["size"]
         if not isinstance(name, str) or not name.strip():
-            raise FieldValueError("The file has no name.")
+            raise FieldValueError(_("The file has no name."))
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise FieldValueError(f"{shown(size)} is not a file size in bytes.")
+            raise FieldValueError(_("%(value)s is not a file size in bytes.", value=shown(size)))
         if not isinstance(value["content_type"], str) or not isinstance(value["key"], str):
-            raise FieldValueError("The file's content type and storage key must be text.")
+            raise FieldValueError(_("The file's content type and storage key must be text."))
         return {k: value[k] for k in FILE_KEYS}
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
@@ -87,7 +90,7 @@ class FileType(FieldType):
         try:
             value = json.loads(raw)
         except ValueError:
-            raise FieldValueError("A file cannot be read from text.") from None
+            raise FieldValueError(_("A file cannot be read from text.")) from None
         return self.to_python(f, value)
 
     def validate(self, f: FieldDef, value: Any) -> list[str]:
@@ -97,13 +100,17 @@ class FileType(FieldType):
         max_size = f.opt("max_size")
         if isinstance(max_size, int) and value.get("size", 0) > max_size:
             problems.append(
-                f"The file is {size_text(value['size'])}; the limit is {size_text(max_size)}."
+                _("The file is %(size)s; the limit is %(limit)s.",
+                  size=size_text(value["size"]), limit=size_text(max_size))
             )
         accept = list(f.opt("accept", ()))
         if accept and not accepts(
             accept, str(value.get("name", "")), str(value.get("content_type", ""))
         ):
-            problems.append(f"This kind of file is not accepted (use {', '.join(accept)}).")
+            problems.append(
+                _("This kind of file is not accepted (use %(accepted)s).",
+                  accepted=", ".join(accept))
+            )
         return problems
 
     def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
@@ -138,7 +145,9 @@ class JsonType(FieldType):
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
-            raise FieldValueError(f"{shown(value)} cannot be stored as JSON.") from None
+            raise FieldValueError(
+                _("%(value)s cannot be stored as JSON.", value=shown(value))
+            ) from None
         return value
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
@@ -148,7 +157,8 @@ class JsonType(FieldType):
             value = json.loads(raw)
         except ValueError as exc:
             raise FieldValueError(
-                f"{shown(raw.strip())} is not valid JSON ({exc.args[0].split(':')[0]})."
+                _("%(value)s is not valid JSON (%(reason)s).",
+                  value=shown(raw.strip()), reason=exc.args[0].split(":")[0])
             ) from None
         return self.to_python(f, value)
 

@@ -17,6 +17,7 @@ from marshmallow import validate as mv
 from wtforms import validators as wv
 
 from app.fields.base import ConfigProblem, FieldType, FieldValueError, register, shown
+from app.i18n import _
 from app.meta.types import FieldDef
 
 if TYPE_CHECKING:
@@ -48,12 +49,13 @@ def as_text(value: Any) -> str:
         return value
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return str(value)
-    raise FieldValueError(f"{shown(value)} is not text.")
+    raise FieldValueError(_("%(value)s is not text.", value=shown(value)))
 
 
 def length_problems(value: str, limit: int | None) -> list[str]:
     if limit is not None and len(value) > limit:
-        return [f"Use at most {limit} characters (this has {len(value)})."]
+        return [_("Use at most %(limit)s characters (this has %(length)s).",
+                  limit=limit, length=len(value))]
     return []
 
 
@@ -65,7 +67,8 @@ def pattern_problems(f: FieldDef, value: str) -> list[str]:
         matched = re.fullmatch(f.pattern, value)
     except re.error:
         return []
-    return [] if matched else [f"{shown(value)} does not have the expected format."]
+    return [] if matched else [
+        _("%(value)s does not have the expected format.", value=shown(value))]
 
 
 def pattern_check(f: FieldDef) -> list[ConfigProblem]:
@@ -214,7 +217,7 @@ class EmailType(StringType):
             return None
         text = as_text(value).strip()
         if not is_email(text):
-            raise FieldValueError(f"{shown(text)} is not an e-mail address.")
+            raise FieldValueError(_("%(value)s is not an e-mail address.", value=shown(text)))
         return text
 
     def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
@@ -243,7 +246,8 @@ class PhoneType(StringType):
         digits = sum(c.isdigit() for c in text)
         if not PHONE_CHARS.fullmatch(text) or digits < 5 or len(text) > 40:
             raise FieldValueError(
-                f"{shown(text)} is not a phone number (use digits, spaces and + - ( ) . only)."
+                _("%(value)s is not a phone number (use digits, spaces and + - ( ) . only).",
+                  value=shown(text))
             )
         return text
 
@@ -276,7 +280,9 @@ class UrlType(StringType):
             return None
         text = as_text(value).strip()
         if not is_web_url(text):
-            raise FieldValueError(f"{shown(text)} is not a web address (http:// or https://).")
+            raise FieldValueError(
+                _("%(value)s is not a web address (http:// or https://).", value=shown(text))
+            )
         return text
 
     def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:

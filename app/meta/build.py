@@ -10,6 +10,7 @@ from typing import Any
 
 from app.fields.base import FieldValueError, Registry
 from app.meta.errors import ConfigError
+from app.meta.listconf import build_list_def, build_views
 from app.meta.loader import Merged
 from app.meta.snapshot import meta_to_dict
 from app.meta.types import EntityDef, FieldDef, Meta, RuleDef, Source, freeze
@@ -178,11 +179,23 @@ def build_entity(
         fields=freeze(fields),
         rules=rules,
         permissions=freeze(raw.get("permissions") or {}),
-        layout=freeze(raw.get("layout") or []),
+        layout=freeze(_without(raw.get("layout") or [], set(merged.removed.get(ent, [])))),
         removed_fields=tuple(f for f in merged.removed.get(ent, []) if f not in fields),
         icon=raw.get("icon"),
+        list_view=build_list_def(raw.get("list"), merged.where.get(f"{ent}/list", src)),
+        views=build_views(raw.get("views"), merged.where.get(f"{ent}/views", src)),
         source=src,
     )
+
+
+def _without(layout: list[Any], removed: set[str]) -> list[Any]:
+    """The layout minus the fields an overlay removed: removing a field hides it everywhere
+    without the overlay having to rewrite the base pack's layout."""
+    if not removed:
+        return layout
+    return [{**s, "fields": [f for f in s.get("fields", []) if f not in removed]}
+            if isinstance(s, dict) and isinstance(s.get("fields"), list) else s
+            for s in layout]
 
 
 def digest_of(meta: Meta) -> str:

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from app.expr import ExprError, parse
 from app.fields.base import Registry
 from app.meta.errors import ConfigError
+from app.meta.listconf import check_lists
 from app.meta.types import IDENTIFIER, RESERVED_NAMES, EntityDef, FieldDef, Meta, Source
+
+
+#: first URL segments the web app uses itself: an entity of that name would be unreachable
+WEB_PATHS = frozenset({"login", "logout", "search", "lookup", "admin", "static", "api",
+                       "me", "my_work", "attachments", "healthz"})
 
 
 def _hint(name: str, options: Any) -> str:
@@ -77,6 +83,9 @@ def _formula_cycles(entity: EntityDef, refs: dict[str, frozenset[str]]) -> Itera
 
 def check_entity(entity: EntityDef, meta: Meta, registry: Registry) -> Iterator[ConfigError]:
     yield from _name_errors("entity", entity.name, entity.source)
+    if entity.name in WEB_PATHS:
+        yield ConfigError("CRM-E015", f"entity name '{entity.name}' is reserved (the web app "
+                          f"serves /{entity.name}/ itself); choose another", entity.source)
     kinds = expr_kinds(entity, registry)
     columns: dict[str, str] = {}
     formula_refs: dict[str, frozenset[str]] = {}
@@ -118,6 +127,7 @@ def check_entity(entity: EntityDef, meta: Meta, registry: Registry) -> Iterator[
                 yield ConfigError("CRM-E032", f"layout of '{entity.name}' names field "
                                   f"'{fname}'{_hint(fname, entity.fields)}, which it does not "
                                   "have", entity.source)
+    yield from check_lists(entity, registry)
 
 
 def _field_expressions(

@@ -25,9 +25,12 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E035 | two fields would use the same column |
 | CRM-E036 | an overlay changes or removes something the base does not have |
 | CRM-E037 | `renamed_from` names a field that still exists, or is used twice |
+| CRM-E038 | `list:` or a view names a field the entity does not have, or sorts an unsortable one |
+| CRM-E039 | a view filter uses an operator its field does not offer, or a value that does not fit |
 | CRM-E040..E044 | expression errors (syntax, forbidden construct, unknown name or function) |
 | CRM-E045 | a formula uses something that cannot be computed in the database |
 | CRM-E046 | formulas refer to each other in a circle |
+| CRM-E047 | two views of one entity share a name |
 | CRM-E050 | config.yaml: unknown key, bad value, or an `extends` that cannot be followed |
 """
 

@@ -24,6 +24,44 @@ LABELS: dict[str, Any] = {
 EXPRESSION: dict[str, Any] = {"type": "string", "maxLength": 2000,
                               "description": "an expression over the entity's fields"}
 
+COLUMNS: dict[str, Any] = {"type": "array", "items": {"type": "string"},
+                           "description": "field names shown as columns, in order"}
+SORT: dict[str, Any] = {"type": "string", "pattern": "^-?[a-z][a-z0-9_]*$",
+                        "description": "a field name; a leading - sorts descending"}
+FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", "contains", "starts_with", "in",
+              "not_in", "empty", "not_empty")
+LIST: dict[str, Any] = {
+    "type": "object",
+    "description": "the default list view: columns, sort and page size",
+    "properties": {
+        "columns": COLUMNS,
+        "sort": SORT,
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 500},
+    },
+    "additionalProperties": False,
+}
+VIEW: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "label": LABELS,
+        "columns": COLUMNS,
+        "filters": {
+            "type": "object",
+            "description": "field -> {operator: value}, e.g. {stage: {in: [won, lost]}}",
+            "additionalProperties": {
+                "type": "object",
+                "propertyNames": {"enum": list(FILTER_OPS)},
+            },
+        },
+        "sort": SORT,
+        "search": {"type": "string"},
+        "mine": {"type": "boolean", "description": "only records the signed-in user owns"},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
 COMMON_FIELD_OPTIONS: dict[str, Any] = {
     "type": {"type": "string", "description": "the field type"},
     "label": LABELS,
@@ -122,6 +160,9 @@ def entity_schema(registry: Registry, for_editors: bool = True) -> dict[str, Any
                 },
             },
             "presets": {"type": "object", "additionalProperties": preset},
+            "list": LIST,
+            "views": {"type": "array", "items": VIEW,
+                      "description": "shared list views everyone sees"},
         },
         "additionalProperties": False,
     }

@@ -60,7 +60,24 @@ def entity_to_dict(e: EntityDef) -> dict[str, Any]:
         "permissions": thaw(e.permissions),
         "layout": thaw(e.layout),
         "removed_fields": list(e.removed_fields),
+        **_lists_to_dict(e),
     }
+
+
+def _lists_to_dict(e: EntityDef) -> dict[str, Any]:
+    """`list` and `views`, only when set (configs without them keep their digest)."""
+    out: dict[str, Any] = {}
+    lst = e.list_view
+    if lst.columns or lst.sort or lst.page_size:
+        out["list"] = {"columns": list(lst.columns), "sort": lst.sort,
+                       "page_size": lst.page_size}
+    if e.views:
+        out["views"] = [
+            {"name": v.name, "label": thaw(v.label), "columns": list(v.columns),
+             "filters": _plain(v.filters), "sort": v.sort, "search": v.search, "mine": v.mine}
+            for v in e.views
+        ]
+    return out
 
 
 def meta_to_dict(meta: Meta) -> dict[str, Any]:
@@ -75,6 +92,7 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
     """Rebuild Meta from `meta_to_dict` output. Field options are normalised again by their
     type so picklist choices come back as `Choice` objects."""
     from app.fields import registry
+    from app.meta.listconf import build_list_def, build_views
 
     entities: dict[str, EntityDef] = {}
     for name, e in data["entities"].items():
@@ -104,6 +122,8 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
             layout=freeze(e.get("layout") or []),
             removed_fields=tuple(e.get("removed_fields") or ()),
             icon=e.get("icon"),
+            list_view=build_list_def(e.get("list"), Source(name)),
+            views=build_views(e.get("views"), Source(name)),
         )
     return Meta(entities=freeze(entities), roles=tuple(data.get("roles") or ()),
                 digest=data.get("digest", ""))

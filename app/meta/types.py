@@ -176,6 +176,38 @@ class RuleDef:
 
 
 @dataclass(frozen=True)
+class ListDef:
+    """An entity's default list view (`list:` in YAML): columns, sort, page size."""
+
+    #: field names shown as columns, in order; empty means "the title and a few fields"
+    columns: tuple[str, ...] = ()
+    #: a field name, `-` first for descending (`-close_date`); None means newest first
+    sort: str | None = None
+    page_size: int | None = None
+    source: Source = field(default_factory=lambda: Source("<unknown>"))
+
+
+@dataclass(frozen=True)
+class ViewDef:
+    """A shared list view everyone sees (`views:` in YAML): a named set of columns, filters
+    (`{field: {op: value}}`), sort and search text."""
+
+    name: str
+    label: Labels = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    #: field -> operator -> value (a list for `in`, `not_in` and `between`)
+    filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sort: str | None = None
+    search: str | None = None
+    #: only the records the signed-in user owns
+    mine: bool = False
+    source: Source = field(default_factory=lambda: Source("<unknown>"))
+
+    def label_for(self, locale: str = "en") -> str:
+        return label_text(self.label, locale, self.name.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
 class EntityDef:
     name: str
     label: Labels
@@ -190,6 +222,9 @@ class EntityDef:
     #: fields the overlays removed: their columns stay (hidden) until an explicit purge
     removed_fields: tuple[str, ...] = ()
     icon: str | None = None
+    #: the default list view (`list:`) and the shared views (`views:`)
+    list_view: ListDef = field(default_factory=ListDef)
+    views: tuple[ViewDef, ...] = ()
     source: Source = field(default_factory=lambda: Source("<unknown>"))
 
     @property

@@ -260,12 +260,12 @@ class Records:
             raise self._conflict(conn, entity, old, int(version))
         given, errors = coerce(spec, raw, system=actor.is_system)
         owner = given.pop(OWNER, old["owner_id"])
-        stored = {f: old[f] for f in spec.columns}
+        stored = {f: self._normal(spec, f, old[f]) for f in spec.columns}
         change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
                         id=record_id)
         self._check(conn, spec, change, errors, owner)
         self._hook("crm_record_before_write", change)
-        diff = {k: v for k, v in change.values.items() if k in spec.columns and old.get(k) != v}
+        diff = {k: v for k, v in change.values.items() if k in spec.columns and stored.get(k) != v}
         if not diff and owner == old["owner_id"]:
             change.record = old
             return change
@@ -277,7 +277,7 @@ class Records:
                                                  table.c.version == old["version"]).values(row))
         if done.rowcount != 1:  # pragma: no cover - the row lock makes this a safety net
             raise self._conflict(conn, entity, old, old["version"])
-        changes = self._audit_changes(spec, old, diff)
+        changes = self._audit_changes(spec, stored, diff)
         if owner != old["owner_id"]:
             changes[OWNER] = [old["owner_id"], owner]
         side.write_audit(conn, entity=entity, record_id=record_id, action="update",
@@ -408,6 +408,18 @@ class Records:
             if conn.execute(stmt.limit(1)).first():
                 errors[f.name] = [_("%(field)s must be unique: another record already has "
                                     "%(value)s.", field=field_label(f), value=repr(value))]
+
+    @staticmethod
+    def _normal(spec: EntitySpec, name: str, value: Any) -> Any:
+        """A stored value as the field type's Python value (SQLite returns datetimes without
+        their time zone: compared raw, every save would look like a change)."""
+        if value is None:
+            return None
+        f = spec.entity.fields[name]
+        try:
+            return spec.ftype(f).to_python(f, value)
+        except (ValueError, TypeError):
+            return value
 
     def _detail_children(self, entity: str) -> list[tuple[EntityDef, str]]:
         return [(e, f.name) for e in self.meta for f in e

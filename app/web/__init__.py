@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pluggy
-from flask import Flask, request, session
+from flask import Flask, abort, request, session
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -92,13 +92,22 @@ def _register_pages(app: Flask) -> None:
 
 def _setup_i18n(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
+    # newstyle: Jinja fills the %(name)s placeholders itself after the lookup
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda s, **kw: i18n.gettext(s, **kw),
-        lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw), newstyle=True)
+        lambda s: i18n.translations(i18n.get_locale()).gettext(s),
+        lambda s, p, n: i18n.translations(i18n.get_locale()).ngettext(s, p, n), newstyle=True)
 
     @app.before_request
     def choose_locale() -> None:
         i18n.set_locale(pick_locale())
+
+    @app.before_request
+    def ids_in_range() -> None:
+        """`<int:id>` admits any size; ids beyond a 32-bit integer cannot exist (and
+        PostgreSQL would refuse to compare them): 404, not 500."""
+        for value in (request.view_args or {}).values():
+            if isinstance(value, int) and not 0 <= value <= 2**31 - 1:
+                abort(404)
 
     @app.context_processor
     def template_globals() -> dict[str, Any]:

@@ -108,7 +108,7 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/account/password", methods=["GET", "POST"])
+@bp.route("/me/password", methods=["GET", "POST"])
 @login_required
 def password() -> str | Response:
     form = PasswordForm()
@@ -129,7 +129,7 @@ def password() -> str | Response:
     return render_template("auth/password.html", form=form)
 
 
-@bp.route("/account/language", methods=["POST"])
+@bp.route("/me/language", methods=["POST"])
 def language() -> Response:
     form = LanguageForm()
     if form.validate_on_submit():
