@@ -15,7 +15,6 @@ from app.meta.errors import ConfigError
 from app.meta.listconf import check_lists
 from app.meta.types import IDENTIFIER, RESERVED_NAMES, EntityDef, FieldDef, Meta, Source
 
-
 #: first URL segments the web app uses itself: an entity of that name would be unreachable
 WEB_PATHS = frozenset({"login", "logout", "search", "lookup", "admin", "static", "api",
                        "me", "my_work", "attachments", "healthz"})
