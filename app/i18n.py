@@ -8,7 +8,7 @@ it per request from the user's preference, the CLI from `config.yaml`.
 
     from app.i18n import _, use_locale
     with use_locale("zh_CN"):
-        _("%(field)s is required.", field="名称")      # '名称 为必填项。'
+        _("%(field)s is required.", field="名称")      # '名称为必填项。'
 """
 
 from __future__ import annotations

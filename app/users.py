@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.i18n import _
 from app.model.system import users
 
 hasher = PasswordHasher()
@@ -23,15 +24,15 @@ def create_user(conn: sa.Connection, username: str, password: str, roles: Sequen
                 known_roles: Sequence[str], *, email: str | None = None,
                 full_name: str | None = None) -> int:
     if not username or len(username) > 80:
-        raise UserError("a username needs 1 to 80 characters")
+        raise UserError(_("A username needs 1 to 80 characters."))
     unknown = [r for r in roles if r not in known_roles]
     if unknown:
-        raise UserError(f"unknown role(s) {', '.join(unknown)}; roles are: "
-                        f"{', '.join(known_roles)}")
+        raise UserError(_("Unknown role(s) %(unknown)s; the roles are: %(roles)s.",
+                          unknown=", ".join(unknown), roles=", ".join(known_roles)))
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise UserError(_("A password needs at least %(n)s characters.", n=MIN_PASSWORD))
     if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
-        raise UserError(f"user '{username}' already exists")
+        raise UserError(_("User '%(name)s' already exists.", name=username))
     return int(conn.execute(sa.insert(users).values(
         username=username, password_hash=hasher.hash(password), roles=list(roles),
         email=email, full_name=full_name or username, active=True,
@@ -40,11 +41,11 @@ def create_user(conn: sa.Connection, username: str, password: str, roles: Sequen
 
 def set_password(conn: sa.Connection, username: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise UserError(_("A password needs at least %(n)s characters.", n=MIN_PASSWORD))
     done = conn.execute(sa.update(users).where(users.c.username == username)
                         .values(password_hash=hasher.hash(password)))
     if done.rowcount != 1:
-        raise UserError(f"no user '{username}'")
+        raise UserError(_("There is no user '%(name)s'.", name=username))
 
 
 def check_password(conn: sa.Connection, username: str, password: str) -> int | None:

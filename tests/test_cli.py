@@ -106,7 +106,7 @@ def test_users_and_setup(project: Path) -> None:
     again = crm(project, "setup", "--no-demo")
     assert "Admin login" not in again.output
     bad_role = crm(project, "user", "create", "bob", "--role", "king", "--password", "x" * 10)
-    assert bad_role.exit_code == 1 and "unknown role(s) king" in bad_role.output
+    assert bad_role.exit_code == 1 and "Unknown role(s) king" in bad_role.output
     made = crm(project, "user", "create", "bob", "--role", "sales_rep", input="secret-pw\n" * 2)
     assert made.exit_code == 0
     short = crm(project, "user", "passwd", "bob", "--password", "short")

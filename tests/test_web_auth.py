@@ -89,3 +89,12 @@ def test_session_cookie_is_http_only(web: object) -> None:
     resp = c.get("/login")
     cookie = resp.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_form_messages_of_wtforms_follow_the_language(web: object) -> None:
+    c = web.test_client()  # type: ignore[attr-defined]
+    sign_in(c, "rep")
+    token = csrf(c.get("/").text)
+    c.post("/me/language", data={"locale": "zh_CN", "next": "/", "csrf_token": token})
+    resp = post_form(c, "/me/password", {"current": "", "new": "", "repeat": ""})
+    assert "该字段是必填字段。" in resp.text

@@ -21,13 +21,12 @@ from flask_admin.form import SecureForm
 from flask_admin.model import BaseModelView
 from flask_admin.model.filters import BaseFilter
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms.meta import DefaultMeta
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
 from app.i18n import _, format_datetime, get_locale
+from app.web.baseform import LocalizedMeta
 
 PAGE_SIZES = (20, 50, 100)
 
@@ -98,13 +97,8 @@ class AdminForm(SecureForm):
     """flask-admin's SecureForm with Flask-WTF's CSRF token instead of its session HMAC: the app's
     CSRFProtect checks every POST, so both must agree on one token (`csrf_token`)."""
 
-    class Meta(FlaskForm.Meta):
-        @property
-        def locales(self) -> list[str] | bool:
-            return ["zh"] if get_locale() == "zh_CN" else False
-
-        def get_translations(self, form: Any) -> Any:
-            return DefaultMeta.get_translations(self, form)
+    class Meta(LocalizedMeta):
+        pass
 
     def hidden_tag(self) -> Markup:
         """The hidden fields (CSRF token, record version); flask-admin's templates call this

@@ -25,7 +25,7 @@ def size_text(size: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if amount < 1024 or unit == "GB":
             text = f"{amount:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
+            return f"{text} {_('bytes') if unit == 'bytes' else unit}"
         amount /= 1024
     return f"{size} bytes"  # pragma: no cover - the loop always returns
 

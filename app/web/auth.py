@@ -19,7 +19,6 @@ from flask_login import (
     login_user,
     logout_user,
 )
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
@@ -27,6 +26,7 @@ from wtforms.validators import EqualTo, InputRequired, Length
 from app.i18n import LOCALES, N_, gettext
 from app.model.system import users
 from app.users import MIN_PASSWORD, UserError, check_password, set_password
+from app.web.baseform import CrmForm
 from app.web.state import state
 
 bp = Blueprint("auth", __name__)
@@ -46,12 +46,12 @@ class User(UserMixin):
         return "admin" in self.roles
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CrmForm):
     username = StringField(N_("Username"), validators=[InputRequired()])
     password = PasswordField(N_("Password"), validators=[InputRequired()])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(CrmForm):
     current = PasswordField(N_("Current password"), validators=[InputRequired()])
     new = PasswordField(N_("New password"), validators=[InputRequired(), Length(min=MIN_PASSWORD)])
     repeat = PasswordField(N_("Repeat the new password"),
@@ -59,7 +59,7 @@ class PasswordForm(FlaskForm):
                                "The two new passwords differ."))])
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(CrmForm):
     locale = SelectField(N_("Language"),
                          choices=[SelectChoice(k, LANGUAGE_NAMES[k]) for k in LOCALES])
 

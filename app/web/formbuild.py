@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, FileField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.fields.core import Field
 
@@ -36,6 +35,7 @@ from app.fields.numbers import plain
 from app.fields.text import sanitize_html
 from app.i18n import N_, gettext
 from app.meta.types import EntityDef, FieldDef, label_text
+from app.web.baseform import CrmForm
 
 #: Bootstrap column classes of a section of 1 to 4 columns (one column on a phone)
 COLUMN_CLASSES = {
@@ -61,7 +61,7 @@ def input_id(name: str) -> str:
     return f"f-{name}"
 
 
-class EntityForm(FlaskForm):
+class EntityForm(CrmForm):
     """The base of every generated form class."""
 
     crm_entity = ""

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from app.i18n import N_, _, get_locale, ngettext
 from app.meta.listconf import fields_of, sortable, value_field
@@ -39,6 +38,7 @@ from app.records.query import (
     view_params,
 )
 from app.web import export
+from app.web.baseform import CrmForm
 from app.web.state import actor, entity_or_404, records, state
 
 bp = Blueprint("lists", __name__)
@@ -380,10 +380,10 @@ def _back(entity: str) -> str:
     return list_url(entity, [])
 
 
-def _bulk_form(f: FieldDef) -> FlaskForm:
+def _bulk_form(f: FieldDef) -> CrmForm:
     unbound = records().registry.get(f.type).form_field(f, get_locale())
 
-    class BulkForm(FlaskForm):
+    class BulkForm(CrmForm):
         value = unbound
 
     return BulkForm()

@@ -30,7 +30,7 @@
 
   function autosubmit() {
     document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
-      el.addEventListener("change", function () { if (el.form) { el.form.submit(); } });
+      el.addEventListener("change", function () { if (el.form) { el.form.requestSubmit(); } });
     });
   }
 
@@ -118,8 +118,23 @@
     });
   }
 
+  // Leave empty filter inputs out of the query string, so list URLs (bookmarks, saved views,
+  // exports) hold only the filters in use.
+  function compactQuery() {
+    const form = document.getElementById("list-form");
+    if (!form) { return; }
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("input, select").forEach(function (el) {
+        if (el.name && !el.disabled && el.type !== "checkbox" && el.value === "") {
+          el.disabled = true;
+        }
+      });
+    });
+  }
+
   onReady(function () {
     selection();
+    compactQuery();
     autosubmit();
     lookups();
   });
