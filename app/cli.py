@@ -11,6 +11,7 @@ import click
 
 from app.cli_errors import EXIT_CONFIG, EXIT_REFUSED, friendly
 from app.context import Context
+from app.i18n import set_locale
 from app.meta.errors import ConfigErrors
 from app.migrate.publish import pending, plan_change, publish, replay
 
@@ -30,6 +31,7 @@ def main(click_ctx: click.Context, config_file: str | None) -> None:
             click.secho(str(err), fg="red", err=True)
         sys.exit(EXIT_CONFIG)
     click_ctx.call_on_close(click_ctx.obj.dispose)
+    set_locale(click_ctx.obj.settings.locale)  # messages of commands in the deployment's language
 
 
 @main.command()

@@ -132,7 +132,6 @@ def serve(ctx: Context, host: str, port: int) -> None:
 
     from app.runtime import Runtime
 
-    ctx.settings.warn_if_insecure()
     runtime = Runtime(ctx)
     runtime.current()  # build the live version's app before the first request
     click.echo(f"Serving {ctx.settings.name} on http://{host}:{port}/")

@@ -37,10 +37,11 @@ KEYS = {
     "read_only_config": "the config folder may not be written (promoted deployments)",
     "rate_limit_storage": "where sign-in rate limits are counted: memory:// or redis://host:port",
     "login_rate_limit": "sign-in attempts allowed per client address, e.g. '10 per minute'",
-    "secure_cookies": "send session cookies over HTTPS only (default true when serving)",
+    "secure_cookies": "send session cookies over HTTPS only: set true behind HTTPS (default false)",
 }
 PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance")
 LOCALES = ("en", "zh_CN")
+_WARNED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ class Settings:
         return self.instance_dir / "attachments"
 
     def warn_if_insecure(self) -> None:
-        """Say loudly that a generated key is in use (the web app calls this at start)."""
-        if self.secret_key_generated:
+        """Say loudly, once per process and key, that a generated key is in use (the web app
+        calls this whenever it builds an app for a config version)."""
+        if self.secret_key_generated and self.secret_key not in _WARNED:
+            _WARNED.add(self.secret_key)
             log.warning(
                 "CRM_SECRET_KEY is not set: using a random development key. Sessions will not "
                 "survive a restart and this is NOT safe for production. Set CRM_SECRET_KEY."
@@ -245,6 +248,7 @@ def config_schema() -> dict[str, Any]:
     strings["currency"] = {"type": "string", "pattern": "^[A-Z]{3}$",
                            "description": KEYS["currency"]}
     strings["read_only_config"] = {"type": "boolean", "description": KEYS["read_only_config"]}
+    strings["secure_cookies"] = {"type": "boolean", "description": KEYS["secure_cookies"]}
     strings["secret_key"] = {"not": {}, "description": KEYS["secret_key"]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "CRM config.yaml", "type": "object", "properties": strings,

@@ -84,3 +84,18 @@ def test_bulk_delete(rec: Any) -> None:
     ids = [rec.create("deal", {"name": str(i)})["id"] for i in range(3)]
     assert rec.bulk_delete("deal", ids[:2]) == 2
     assert {r["id"] for r in rec.recycle_bin("deal")} == set(ids[:2])
+
+
+def test_restrict_lookup_blocks_deleting_its_target(tmp_path: Path, engine: sa.Engine) -> None:
+    folder = tmp_path / "r"
+    write_schema(folder, "account", rollup_account())
+    write_schema(folder, "deal", deal(
+        account={"type": "lookup", "to": "account", "on_delete": "restrict"}))
+    rec = service(engine, folder)
+    acc = rec.create("account", {"name": "Kept"})
+    d = rec.create("deal", {"name": "A", "account": acc["id"]})
+    with pytest.raises(RecordError) as err:
+        rec.delete("account", acc["id"])
+    assert "1" in err.value.message and "refer to it" in err.value.message
+    rec.delete("deal", d["id"])
+    rec.delete("account", acc["id"])  # only deleted records point to it now

@@ -98,3 +98,11 @@ def test_form_messages_of_wtforms_follow_the_language(web: object) -> None:
     c.post("/me/language", data={"locale": "zh_CN", "next": "/", "csrf_token": token})
     resp = post_form(c, "/me/password", {"current": "", "new": "", "repeat": ""})
     assert "该字段是必填字段。" in resp.text
+
+
+def test_language_can_be_chosen_before_signing_in(web: object) -> None:
+    c = web.test_client()  # type: ignore[attr-defined]
+    token = csrf(c.get("/login").text)
+    c.post("/me/language", data={"locale": "zh_CN", "next": "/login", "csrf_token": token})
+    page = c.get("/login").text
+    assert 'lang="zh-CN"' in page and "登录" in page

@@ -61,12 +61,17 @@ def test_second_save_gets_the_conflict_then_applies_deliberately(client: FlaskCl
     assert 'name="_version" value="2"' in html
     assert "crm-theirs" in html  # their value shown beside the changed field
 
+    # fields the rep left untouched now show the admin's values, so saving the form as shown
+    # keeps the admin's change instead of silently putting the old value back
+    assert re.search(r'name="amount"[^>]*value="2,?000', html), "their amount is in the form"
+    assert re.search(r'<option(?=[^>]*value="negotiation")(?=[^>]*selected)[^>]*>', html)
     again = rep.post(url, data={**FIELDS, "account": str(acc), "name": "Rep's name",
+                                "amount": "2000", "stage": "negotiation",
                                 "_version": "2", "csrf_token": rep_token})
     assert again.status_code == 302
     final = rec.get("opportunity", opp)
     assert final["name"] == "Rep's name" and final["version"] == 3
-    assert final["amount"] == Decimal("1000")  # the rep's form deliberately set it back
+    assert final["amount"] == Decimal("2000") and final["stage"] == "negotiation"
 
 
 def test_conflict_with_validation_problems_still_shows_the_conflict(client: FlaskClient,

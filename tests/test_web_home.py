@@ -142,8 +142,8 @@ def test_recent_records_and_counts(web: Flask, crm: Context, client: FlaskClient
     capped = {e.name: (n, more) for e, n, more in my_counts(rec, int(me.id or 0), cap=1)}
     assert capped["contact"] == (1, True) and capped["account"] == (1, False)
     cards = html[html.index('id="my-counts"'):]
-    assert re.search(r'href="/account/" data-entity="account">\s*<span[^>]*>Accounts</span>\s*'
-                     r'<span[^>]*>1</span>', cards)
+    assert re.search(r'href="/account/\?owner=me" data-entity="account">\s*'
+                     r'<span[^>]*>Accounts</span>\s*<span[^>]*>1</span>', cards)
 
 
 def test_in_chinese(web: Flask, crm: Context, client: FlaskClient) -> None:

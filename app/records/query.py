@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from app.i18n import _, format_number, get_locale
 from app.meta.listconf import (
@@ -234,13 +236,24 @@ def condition(col: sa.ColumnElement[Any], kind: str, op: str, values: Sequence[A
     raise QueryError(_("Unknown filter operator '%(op)s'.", op=op))
 
 
+def live(deleted_at: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[bool]:
+    """`deleted_at IS NULL`. On SQLite it is written `(+ deleted_at) IS NULL`, which keeps
+    SQLite's planner off the deleted_at index: soft-deleted rows each have their own time, so
+    the index statistics promise ~100 rows per value, and SQLite would read every live row
+    through it and sort them all (0.7 s a page on 1,000,000 rows) instead of walking the sort
+    column's index (1 ms). PostgreSQL's statistics know most rows are NULL."""
+    if dialect != "sqlite":
+        return deleted_at.is_(None)
+    return UnaryExpression(deleted_at, operator=custom_op("+"), type_=deleted_at.type).is_(None)
+
+
 def conditions(records: Records, entity: EntityDef, query: ListQuery, dialect: str
                ) -> list[sa.ColumnElement[bool]]:
     """Every WHERE condition of a query: deleted or not, owner, filters, search."""
     table = records.table(entity.name)
     out: list[sa.ColumnElement[bool]] = [
         table.c.deleted_at.is_not(None) if query.include_deleted else
-        table.c.deleted_at.is_(None)]
+        live(table.c.deleted_at, dialect)]
     if query.owner_id is not None:
         out.append(table.c.owner_id == query.owner_id)
     known = fields_of(entity)
@@ -505,7 +518,9 @@ def from_params(records: Records, entity: EntityDef, args: Mapping[str, Sequence
     for key, values in args.items():
         if not key.startswith("f."):
             continue
-        fname, _dot, op = key[2:].rpartition(".")
+        rest = key[2:]  # `f.<field>.<op>`, or `f.<field>` for equality (links from boards)
+        fname, op = (rest.rpartition(".")[0], rest.rpartition(".")[2]) if "." in rest \
+            else (rest, "eq")
         given = [str(v) for v in values if str(v).strip() != ""]
         if not given:
             continue  # an empty input of the filter panel

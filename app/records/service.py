@@ -293,6 +293,7 @@ class Records:
         old = self._locked(conn, entity, record_id)
         if version is not None and int(version) != old["version"]:
             raise self._conflict(conn, entity, old, int(version))
+        self._check_restrict(conn, entity, record_id)
         spec = self.spec(entity)
         change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id)
         self._hook("crm_record_before_write", change)
@@ -421,6 +422,26 @@ class Records:
         except (ValueError, TypeError):
             return value
 
+    def _check_restrict(self, conn: sa.Connection, entity: str, record_id: int) -> None:
+        """Lookups with `on_delete: restrict` keep their target: a record that live records
+        still point to through such a lookup cannot be deleted. (Other lookups keep their link
+        while the target is in the recycle bin, so a restore finds everything as it was.)"""
+        for e in self.meta:
+            for f in e:
+                restricts = f.type == "lookup" and f.opt("to") == entity \
+                    and f.opt("on_delete") == "restrict"
+                if not restricts or f.name not in self.spec(e.name).columns:
+                    continue
+                table = self.table(e.name)
+                col = table.c[self.spec(e.name).columns[f.name]]
+                count = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+                    col == record_id, table.c.deleted_at.is_(None))).scalar_one()
+                if count:
+                    raise RecordError(_(
+                        "This record cannot be deleted: %(count)s %(entities)s still refer to it "
+                        "through %(field)s. Change or delete those first.", count=count,
+                        entities=e.plural_for(_locale()), field=field_label(f)))
+
     def _detail_children(self, entity: str) -> list[tuple[EntityDef, str]]:
         return [(e, f.name) for e in self.meta for f in e
                 if f.type == "master_detail" and f.opt("to") == entity
@@ -451,7 +472,8 @@ class Records:
                 first = theirs.get(name)
                 theirs[name] = TheirChange(name, first.old if first else pair[0], pair[1],
                                            r.username, r.at)
-        who = ", ".join(sorted({r.username or "system" for r in rows})) or _("someone else")
+        who = ", ".join(sorted({r.username or _("the system") for r in rows})) \
+            or _("Someone else")
         message = _("%(who)s changed this record after you opened it; nothing was saved. "
                     "Review their changes and apply yours again.", who=who)
         return Conflict(message, ConflictInfo(current, list(theirs.values())))

@@ -183,7 +183,13 @@ def edit(entity: str, record_id: int) -> ResponseReturnValue:
                        status=422)
     except Conflict as exc:
         current = exc.current
-        return _render(e, form, {**current, **values}, current, {},
+        mine = _mine_only(e, values, exc)
+        for name in set(values) - set(mine):  # untouched by me, changed by them: show theirs
+            field = form.crm_field(name)
+            if field is not None:
+                field.raw_data = None
+                field.data = formbuild.form_value(e.fields[name], field, current.get(name))
+        return _render(e, form, {**current, **mine}, current, {},
                        version=int(current["version"]), stored=stored, conflict=exc,
                        status=409)
     return _saved(e, record_id, _("%(entity)s “%(title)s” was saved."))
@@ -441,6 +447,25 @@ def _shown(f: FieldDef | None, raw: Any, cache: dict[str, dict[int, str]]) -> st
     return show(f, value, titles) or "—"
 
 
+def _mine_only(e: EntityDef, values: dict[str, Any], conflict: Conflict) -> dict[str, Any]:
+    """The submitted values minus the fields the user left as they were while someone else
+    changed them: the form then shows the other person's value there, so saving again keeps
+    their change instead of silently putting the old value back."""
+    out = dict(values)
+    for ch in conflict.changes:
+        f = e.fields.get(ch.field)
+        if f is None or ch.field not in out:
+            continue
+        mine = out[ch.field]
+        try:
+            old = None if ch.old is None else records().registry.get(f.type).to_python(f, ch.old)
+        except ValueError:
+            continue
+        if mine == old:
+            del out[ch.field]
+    return out
+
+
 def _conflict_rows(e: EntityDef, conflict: Conflict) -> list[ConflictRow]:
     cache: dict[str, dict[int, str]] = {}
     rows = []
@@ -453,7 +478,7 @@ def _conflict_rows(e: EntityDef, conflict: Conflict) -> list[ConflictRow]:
             f = e.fields.get(ch.field)
             old, new = _shown(f, ch.old, cache), _shown(f, ch.new, cache)
         rows.append(ConflictRow(ch.field, _field_label(e, ch.field), old, new,
-                                ch.by or _("system")))
+                                ch.by or _("the system")))
     return rows
 
 
