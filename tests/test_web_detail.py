@@ -84,7 +84,7 @@ def check_layout(ctx: Context, app: Flask) -> None:
     html = client.get(f"/account/{acc['id']}").text
     first, second, rest = section_html(html, 1), section_html(html, 2), section_html(html, 3)
     assert "Basics" in first and fields_on(first) == ["name", "type", "annual_revenue"]
-    assert "col-xl-4" in first  # three columns on wide screens
+    assert "col-lg-4" in first  # three columns on wide screens
     assert "Contact details" in second and fields_on(second) == ["phone", "website"]
     assert "More details" in rest and "account_number" in fields_on(rest)
     assert "name" not in fields_on(rest)

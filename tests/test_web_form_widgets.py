@@ -282,7 +282,7 @@ def test_computed_read_only_and_hidden_fields(admin: FlaskClient,
 def test_layout_sections_and_columns(admin: FlaskClient) -> None:
     html = admin.get("/gadget/new").text
     headers = re.findall(r'<div class="card-header[^"]*">([^<]+)</div>', html)
-    assert headers == ["Basics", "Money", "Other details"]
+    assert headers == ["Basics", "Money", "More details"]
     assert wrapper(html, "name").startswith('<div class="col-12 col-md-6 col-lg-4"')
     assert wrapper(html, "price").startswith('<div class="col-12"')
     assert wrapper(html, "email").startswith('<div class="col-12 col-md-6"')

@@ -59,7 +59,10 @@ class Records:
         self.meta = models.meta
         self.plugins = plugins
         self.registry = registry
-        self._specs: dict[str, EntitySpec] = {}
+        #: specs and SELECTs by (kind, entity, registry), shared by every Records of this config
+        #: version: kept on its Models, since neither changes within a version
+        self._memo: dict[tuple[str, str, Registry], Any] = vars(models).setdefault(
+            "_records_memo", {})
 
     # --- metadata ----------------------------------------------------------------------------
     def entity(self, name: str) -> EntityDef:
@@ -69,22 +72,27 @@ class Records:
         return e
 
     def spec(self, name: str) -> EntitySpec:
-        spec = self._specs.get(name)
+        spec: EntitySpec | None = self._memo.get(("spec", name, self.registry))
         if spec is None:
-            spec = self._specs[name] = EntitySpec(self.entity(name), self.registry)
+            spec = self._memo.setdefault(("spec", name, self.registry),
+                                         EntitySpec(self.entity(name), self.registry))
         return spec
 
     def table(self, name: str) -> sa.Table:
         return self.models.tables[self.entity(name).name]
 
     def select(self, name: str) -> sa.Select[Any]:
-        """SELECT of every system column, stored field (by field name) and formula."""
+        """SELECT of every system column, stored field (by field name) and formula (built
+        once per config version: a Select is immutable, `.where()` makes a new one)."""
+        stmt: sa.Select[Any] | None = self._memo.get(("select", name, self.registry))
+        if stmt is not None:
+            return stmt
         table = self.table(name)
         spec = self.spec(name)
         cols: list[sa.ColumnElement[Any]] = [table.c[k] for k in SYSTEM_KEYS]
         cols += [table.c[c].label(f) for f, c in spec.columns.items() if c in table.c]
         cols += [sql.label(f) for f, sql in self.models.formulas.get(name, {}).items()]
-        return sa.select(*cols)
+        return self._memo.setdefault(("select", name, self.registry), sa.select(*cols))
 
     def to_record(self, row: sa.Row[Any]) -> dict[str, Any]:
         return dict(row._mapping)
@@ -303,13 +311,8 @@ class Records:
         side.write_audit(conn, entity=entity, record_id=record_id, action="delete",
                          user_id=actor.id, version=old["version"] + 1, changes=None)
         done = [change]
-        for child, link in self._detail_children(entity):
-            ctable = self.table(child.name)
-            col = ctable.c[self.spec(child.name).columns[link]]
-            ids = conn.execute(sa.select(ctable.c.id).where(
-                col == record_id, ctable.c.deleted_at.is_(None))).scalars().all()
-            for cid in ids:
-                done += self._delete(conn, child.name, cid, actor, None, when)
+        for child, cid in self._detail_rows(conn, entity, record_id, None):
+            done += self._delete(conn, child, cid, actor, None, when)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
         change.record = self.get(entity, record_id, deleted=True, conn=conn)
@@ -330,13 +333,8 @@ class Records:
         side.write_audit(conn, entity=entity, record_id=record_id, action="restore",
                          user_id=actor.id, version=old["version"] + 1, changes=None)
         done = [change]
-        for child, link in self._detail_children(entity):
-            ctable = self.table(child.name)
-            col = ctable.c[self.spec(child.name).columns[link]]
-            ids = conn.execute(sa.select(ctable.c.id).where(
-                col == record_id, ctable.c.deleted_at == old["deleted_at"])).scalars().all()
-            for cid in ids:
-                done += self._restore(conn, child.name, cid, actor)
+        for child, cid in self._detail_rows(conn, entity, record_id, old["deleted_at"]):
+            done += self._restore(conn, child, cid, actor)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
         change.record = self.get(entity, record_id, conn=conn)
@@ -441,6 +439,20 @@ class Records:
                         "This record cannot be deleted: %(count)s %(entities)s still refer to it "
                         "through %(field)s. Change or delete those first.", count=count,
                         entities=e.plural_for(_locale()), field=field_label(f)))
+
+    def _detail_rows(self, conn: sa.Connection, entity: str, record_id: int,
+                     deleted_at: datetime | None) -> list[tuple[str, int]]:
+        """(child entity, id) of the master-detail children of a record: the live ones, or
+        those deleted at `deleted_at` (together with their parent)."""
+        out: list[tuple[str, int]] = []
+        for child, link in self._detail_children(entity):
+            ctable = self.table(child.name)
+            col = ctable.c[self.spec(child.name).columns[link]]
+            when = ctable.c.deleted_at.is_(None) if deleted_at is None \
+                else ctable.c.deleted_at == deleted_at
+            ids = conn.execute(sa.select(ctable.c.id).where(col == record_id, when)).scalars()
+            out += [(child.name, int(cid)) for cid in ids]
+        return out
 
     def _detail_children(self, entity: str) -> list[tuple[EntityDef, str]]:
         return [(e, f.name) for e in self.meta for f in e

@@ -8,7 +8,6 @@ the timeline through `app.records.related`, files through `app.records.attachmen
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +19,12 @@ from markupsafe import Markup, escape
 from app.fields.special import size_text
 from app.fields.text import sanitize_html
 from app.i18n import _, format_datetime, get_locale
-from app.meta.types import EntityDef, FieldDef, label_text
+from app.meta.types import EntityDef, FieldDef
 from app.records import Conflict, NotFound
 from app.records import related as rel
 from app.records.attachments import aware
 from app.records.values import is_empty, visibility
+from app.web import formbuild
 from app.web.state import actor, entity_or_404, records
 from app.web.templating import show
 
@@ -135,39 +135,10 @@ def value_html(f: FieldDef | None, value: Any, refs: Refs, *, link: bool = True,
 
 
 # --- layout ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Section:
-    label: str
-    columns: int
-    fields: tuple[FieldDef, ...]
-
-    @property
-    def col_class(self) -> str:
-        return {1: "col-12", 2: "col-12 col-md-6", 3: "col-12 col-md-6 col-xl-4",
-                4: "col-12 col-md-6 col-xl-3"}[self.columns]
-
-
-def sections(e: EntityDef, fields: Iterable[FieldDef]) -> list[Section]:
-    """The entity's `layout:` sections with the fields shown; fields no section names go in a
-    last section; without a layout, one section in two columns in field order."""
-    shown = {f.name: f for f in fields}
-    locale = get_locale()
-    out: list[Section] = []
-    placed: set[str] = set()
-    for section in e.layout:
-        names = [n for n in section.get("fields", ()) if n in shown and n not in placed]
-        placed.update(names)
-        try:
-            columns = min(max(int(section.get("columns", 2)), 1), 4)
-        except (TypeError, ValueError):
-            columns = 2
-        label = label_text(section.get("section"), locale, "")
-        if names:
-            out.append(Section(label, columns, tuple(shown[n] for n in names)))
-    rest = tuple(f for name, f in shown.items() if name not in placed)
-    if rest:
-        out.append(Section(_("More details") if out else "", 2, rest))
-    return out
+def sections(e: EntityDef, fields: Iterable[FieldDef]) -> list[formbuild.Section]:
+    """The entity's `layout:` sections with the fields shown, as the forms lay them out."""
+    shown = {f.name for f in fields}
+    return formbuild.sections(e, get_locale(), lambda f: f.name in shown)
 
 
 def stage_field(e: EntityDef) -> FieldDef | None:

@@ -45,7 +45,7 @@ COLUMN_CLASSES = {
     4: "col-12 col-sm-6 col-lg-3",
 }
 #: the label of the section holding the fields no layout section names
-OTHER_SECTION = N_("Other details")
+OTHER_SECTION = N_("More details")
 #: widgets that take a whole row whatever the section's columns
 WIDE_KINDS = frozenset({"textarea", "rich_text"})
 
