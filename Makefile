@@ -35,6 +35,12 @@ test: lint pytest
 bench: install
 	$(BIN)/python bench/engine.py
 
+# list and detail views on 1,000,000 opportunities against a hand-written Flask app
+# (bench/README.md); also on PostgreSQL when CRM_BENCH_POSTGRES_URL is set
+.PHONY: bench-views
+bench-views: install
+	$(BIN)/python bench/views.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
 

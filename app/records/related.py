@@ -158,12 +158,14 @@ def related_list(records: Records, link: Link, parent_id: int, limit: int = 10,
     return RelatedList(link, rows[:limit], total, columns)
 
 
-def related_lists(records: Records, entity: str, parent_id: int, limit: int = 10
-                  ) -> list[RelatedList]:
+def related_lists(records: Records, entity: str, parent_id: int, limit: int = 10,
+                  conn: sa.Connection | None = None) -> list[RelatedList]:
     """Every related list of the record (one connection for all)."""
-    with records.engine.connect() as conn:
-        return [related_list(records, link, parent_id, limit, conn)
-                for link in links_to(records, entity)]
+    if conn is None:
+        with records.engine.connect() as own:
+            return related_lists(records, entity, parent_id, limit, own)
+    return [related_list(records, link, parent_id, limit, conn)
+            for link in links_to(records, entity)]
 
 
 def detail_children(records: Records, entity: str, parent_id: int) -> list[tuple[Link, int]]:
@@ -182,15 +184,18 @@ def detail_children(records: Records, entity: str, parent_id: int) -> list[tuple
     return out
 
 
-def user_names(engine: sa.Engine, ids: Iterable[int | None]) -> dict[int, str]:
+def user_names(engine: sa.Engine, ids: Iterable[int | None],
+               conn: sa.Connection | None = None) -> dict[int, str]:
     """user id -> full name (else username)."""
     wanted = sorted({int(i) for i in ids if i is not None})
     if not wanted:
         return {}
     stmt = sa.select(users.c.id, users.c.full_name, users.c.username).where(
         users.c.id.in_(wanted))
-    with engine.connect() as conn:
-        return {r.id: r.full_name or r.username for r in conn.execute(stmt)}
+    if conn is None:
+        with engine.connect() as own:
+            return {r.id: r.full_name or r.username for r in own.execute(stmt)}
+    return {r.id: r.full_name or r.username for r in conn.execute(stmt)}
 
 
 def from_json(records: Records, f: FieldDef, value: Any) -> Any:
@@ -204,11 +209,12 @@ def from_json(records: Records, f: FieldDef, value: Any) -> Any:
         return value
 
 
-def history_events(records: Records, entity: str, record_id: int) -> list[Event]:
+def history_events(records: Records, entity: str, record_id: int,
+                   conn: sa.Connection | None = None) -> list[Event]:
     e = records.entity(entity)
     order = {name: i for i, name in enumerate(e.fields)}
     events = []
-    for row in records.history(entity, record_id):
+    for row in records.history(entity, record_id, conn):
         changes = []
         for name, pair in (row.get("changes") or {}).items():
             old, new = (pair[0], pair[-1]) if isinstance(pair, list) and pair else (None, pair)
@@ -223,13 +229,15 @@ def history_events(records: Records, entity: str, record_id: int) -> list[Event]
     return events
 
 
-def linked_events(records: Records, entity: str, record_id: int, limit: int = 50
-                  ) -> list[Event]:
+def linked_events(records: Records, entity: str, record_id: int, limit: int = 50,
+                  conn: sa.Connection | None = None) -> list[Event]:
     """Activities and notes whose lookups point at the record, newest first."""
+    if conn is None:
+        with records.engine.connect() as own:
+            return linked_events(records, entity, record_id, limit, own)
     events: list[Event] = []
-    with records.engine.connect() as conn:
-        for name in TIMELINE_ENTITIES:
-            events += _linked(records, conn, name, entity, record_id, limit)
+    for name in TIMELINE_ENTITIES:
+        events += _linked(records, conn, name, entity, record_id, limit)
     return events
 
 
@@ -253,10 +261,11 @@ def _linked(records: Records, conn: sa.Connection, name: str, entity: str, recor
 
 
 def timeline(records: Records, entity: str, record_id: int, *,
-             attachments: Sequence[Attachment] = (), limit: int = 50) -> list[Event]:
+             attachments: Sequence[Attachment] = (), limit: int = 50,
+             conn: sa.Connection | None = None) -> list[Event]:
     """The record's history, linked activities and notes, and attachments, newest first."""
-    events = history_events(records, entity, record_id)
-    events += linked_events(records, entity, record_id, limit)
+    events = history_events(records, entity, record_id, conn)
+    events += linked_events(records, entity, record_id, limit, conn)
     events += [Event(a.uploaded_at, "attachment", a.uploaded_by_id, attachment=a)
                for a in attachments]
     events.sort(key=lambda ev: ev.at, reverse=True)

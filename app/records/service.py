@@ -153,14 +153,17 @@ class Records:
         column = self.spec(entity).columns.get(e.title or "")
         return table.c[column] if column else table.c.id
 
-    def history(self, entity: str, record_id: int) -> list[dict[str, Any]]:
+    def history(self, entity: str, record_id: int, conn: sa.Connection | None = None
+                ) -> list[dict[str, Any]]:
         """The audit trail of one record, newest first, with the username of each change."""
         stmt = (sa.select(audit, users.c.username).select_from(
             audit.outerjoin(users, users.c.id == audit.c.user_id))
             .where(audit.c.entity == entity, audit.c.record_id == record_id)
             .order_by(audit.c.id.desc()))
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
+        if conn is None:
+            with self.engine.connect() as own:
+                return [dict(r._mapping) for r in own.execute(stmt)]
+        return [dict(r._mapping) for r in conn.execute(stmt)]
 
     # --- writes ------------------------------------------------------------------------------
     def create(self, entity: str, values: Mapping[str, Any], actor: Actor = SYSTEM

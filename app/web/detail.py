@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
@@ -72,12 +73,12 @@ class Refs:
         self.user_ids.update(int(rec[k]) for k in ("owner_id", "created_by_id", "updated_by_id")
                              if rec.get(k) is not None)
 
-    def resolve(self) -> Refs:
+    def resolve(self, conn: sa.Connection | None = None) -> Refs:
         rs = records()
         for entity, ids in self.ids.items():
             if entity in rs.meta.entities:
-                self.titles[entity] = rs.titles(entity, sorted(ids))
-        self.names = rel.user_names(rs.engine, self.user_ids)
+                self.titles[entity] = rs.titles(entity, sorted(ids), conn)
+        self.names = rel.user_names(rs.engine, self.user_ids, conn)
         return self
 
     def name(self, user_id: int | None) -> str:
@@ -156,29 +157,30 @@ def detail(entity: str, record_id: int) -> ResponseReturnValue:
     e = entity_or_404(entity)
     check_id(record_id)
     rs = records()
-    try:
-        rec = rs.get(entity, record_id)
-    except NotFound:
-        return gone(e, record_id)
-    shown = visibility(rs.spec(entity), rec)
-    fields = [f for f in e if not f.hidden and shown.get(f.name, True)]
-    refs = Refs()
-    refs.add_record(e, rec, fields)
-    lists = rel.related_lists(rs, entity, record_id)
-    for rl in lists:
-        for row in rl.rows:
-            refs.add_record(rl.link.child, row, rl.columns)
     from app.web.attachments import store
 
-    attachments = store().list(entity, record_id)
-    events = rel.timeline(rs, entity, record_id, attachments=attachments)
-    for target, ids in rel.lookup_ids(events).items():
-        refs.ids.setdefault(target, set()).update(ids)
-    refs.user_ids |= rel.user_ids(events)
-    for ev in events:
-        if ev.record is not None and ev.entity:
-            refs.add_record(rs.entity(ev.entity), ev.record)
-    refs.resolve()
+    with rs.engine.connect() as conn:  # one connection for the page's reads
+        try:
+            rec = rs.get(entity, record_id, conn=conn)
+        except NotFound:
+            return gone(e, record_id)
+        shown = visibility(rs.spec(entity), rec)
+        fields = [f for f in e if not f.hidden and shown.get(f.name, True)]
+        refs = Refs()
+        refs.add_record(e, rec, fields)
+        lists = rel.related_lists(rs, entity, record_id, conn=conn)
+        for rl in lists:
+            for row in rl.rows:
+                refs.add_record(rl.link.child, row, rl.columns)
+        attachments = store().list(entity, record_id)
+        events = rel.timeline(rs, entity, record_id, attachments=attachments, conn=conn)
+        for target, ids in rel.lookup_ids(events).items():
+            refs.ids.setdefault(target, set()).update(ids)
+        refs.user_ids |= rel.user_ids(events)
+        for ev in events:
+            if ev.record is not None and ev.entity:
+                refs.add_record(rs.entity(ev.entity), ev.record)
+        refs.resolve(conn)
 
     def val(f: FieldDef | None, value: Any, link: bool = True) -> Markup:
         url = f"{detail_url(entity, record_id)}/file/{f.name}" if f is not None else None
