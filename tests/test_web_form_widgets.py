@@ -22,7 +22,7 @@ from app.context import Context
 from app.migrate.publish import publish
 from app.records import SYSTEM
 from tests.factories import meta_of, write_schema
-from tests.webkit import csrf, deployment, post_form, records_of, sign_in, user_id, web_app
+from tests.webkit import csrf, deployment, post_form, records_of, sign_in, user_id, web_app, wrapper
 
 GADGET: dict[str, Any] = {
     "entity": "gadget",
@@ -97,13 +97,6 @@ def one(html: str, tag: str, **attrs: str) -> dict[str, str | None]:
     return found[0]
 
 
-def wrapper(html: str, name: str) -> str:
-    at = html.index(f'data-field="{name}"')
-    start = html.rindex("<div", 0, at)
-    end = html.find("data-field=", at + 1)
-    if end > 0:
-        end = html.rindex("<div", 0, end)
-    return html[start:end if end > 0 else None]
 
 
 @pytest.fixture

@@ -12,17 +12,7 @@ from flask.testing import FlaskClient
 
 from app.i18n import _, use_locale
 from app.records import SYSTEM
-from tests.webkit import csrf, post_form, records_of, sign_in
-
-
-def wrapper(html: str, name: str) -> str:
-    """The HTML of the form wrapper of field `name` (up to the next field)."""
-    at = html.index(f'data-field="{name}"')
-    start = html.rindex("<div", 0, at)
-    end = html.find("data-field=", at + 1)
-    if end > 0:
-        end = html.rindex("<div", 0, end)
-    return html[start:end if end > 0 else None]
+from tests.webkit import csrf, post_form, records_of, sign_in, wrapper
 
 
 def input_value(html: str, name: str) -> str:

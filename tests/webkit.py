@@ -120,3 +120,13 @@ def browser_sign_in(page: Any, base: str, username: str = "admin",
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(base + "/")
+
+
+def wrapper(html: str, name: str) -> str:
+    """The HTML of the form wrapper of field `name` (up to the next field)."""
+    at = html.index(f'data-field="{name}"')
+    start = html.rindex("<div", 0, at)
+    end = html.find("data-field=", at + 1)
+    if end > 0:
+        end = html.rindex("<div", 0, end)
+    return html[start:end if end > 0 else None]

@@ -389,14 +389,21 @@ def _bulk_form(f: FieldDef) -> CrmForm:
     return BulkForm()
 
 
+def _selection(entity: str) -> tuple[EntityDef, list[int], str]:
+    """The entity, the ids ticked on the list page and the list to go back to; with no ids, a
+    message asks the user to select some."""
+    e = entity_or_404(entity)
+    ids = _ids()
+    if not ids:
+        flash(_("Select at least one record first."), "warning")
+    return e, ids, _back(entity)
+
+
 @bp.route("/<entity>/bulk/edit", methods=["POST"])
 @login_required
 def bulk_edit(entity: str) -> ResponseReturnValue:
-    e = entity_or_404(entity)
-    ids = _ids()
-    back = _back(entity)
+    e, ids, back = _selection(entity)
     if not ids:
-        flash(_("Select at least one record first."), "warning")
         return redirect(back)
     fields = {f.name: f for f in records().spec(entity).writable
               if not f.read_only and f.type != "file"}
@@ -430,11 +437,8 @@ def bulk_edit(entity: str) -> ResponseReturnValue:
 @bp.route("/<entity>/bulk/delete", methods=["POST"])
 @login_required
 def bulk_delete(entity: str) -> ResponseReturnValue:
-    e = entity_or_404(entity)
-    ids = _ids()
-    back = _back(entity)
+    e, ids, back = _selection(entity)
     if not ids:
-        flash(_("Select at least one record first."), "warning")
         return redirect(back)
     titles = records().titles(entity, ids)
     if request.form.get("confirm") == "yes":
