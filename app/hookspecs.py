@@ -1,10 +1,18 @@
 """Every plugin hook of the CRM, grouped by the phase it runs in. Specs are docstring-only.
 
-Plugins implement them with `@app.plugins.hookimpl`; `app.plugins.make_plugin_manager` loads
-plugins from the `crm.plugins` entry point group. A test fails when a hook here lacks a docstring.
+Plugins implement them with `@app.plugins.hookimpl` (see docs/plugins.md). They are loaded from
+the `crm.plugins` entry point group (installed packages) and from the deployment's `plugins/`
+directory; core features (the generated pages, the REST API, webhooks) are built-in plugins
+implementing the same hooks. A test fails when a hook here lacks a docstring.
 
-Record hooks run inside the operation's transaction (except `crm_record_after_commit`): an
-exception raised by a hook rolls the whole operation back, so nothing is half-saved.
+Phases:
+1. registration — once, when the plugin manager is made: field types, expression functions,
+   actions. What they return is added to process-wide registries.
+2. app building — each time a config version's app is built: pages and API routes.
+3. command line — when `crm` starts: extra commands.
+4. records — inside the records service's transaction (except `crm_record_after_commit`): an
+   exception raised by a hook rolls the whole operation back, so nothing is half-saved.
+5. reads — when a record is read for display.
 """
 
 from __future__ import annotations
@@ -14,12 +22,62 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
+    from app.actions import Action
+    from app.expr.functions import FunctionRegistry
+    from app.fields.base import FieldType
     from app.records.change import Change
 
 hookspec = pluggy.HookspecMarker("crm")
 
 
-# --- records: validation -------------------------------------------------------------------
+# --- 1. registration ---------------------------------------------------------------------
+@hookspec
+def crm_field_types() -> list[type[FieldType]]:
+    """Field type classes this plugin adds (subclasses of `app.fields.base.FieldType` with a
+    unique `name`). They become usable as `type:` in entity YAML."""
+
+
+@hookspec
+def crm_expr_functions(registry: FunctionRegistry) -> None:
+    """Add functions to the expression language: call `registry.register(name, py_impl, ...)`.
+    They are usable in formulas, defaults, rules and conditions."""
+
+
+@hookspec
+def crm_actions() -> list[Action]:
+    """Actions (`app.actions.Action`) this plugin adds, usable by name in automations and
+    workflow transitions in `workflows/*.yaml`."""
+
+
+# --- 2. app building ---------------------------------------------------------------------
+@hookspec
+def crm_web_blueprints() -> list[Blueprint]:
+    """Flask blueprints of pages to add to the web app. Each config version's app registers
+    them again, so they must not keep per-app state in the blueprint."""
+
+
+@hookspec
+def crm_api_blueprints() -> list[Blueprint]:
+    """Flask blueprints of API routes, mounted under `/api/v1/` (their own `url_prefix` is
+    kept): they get the API's token or session sign-in and its JSON errors."""
+
+
+# --- 3. command line ---------------------------------------------------------------------
+@hookspec
+def crm_cli_commands() -> list[click.Command]:
+    """Click commands (or groups) added to the `crm` command line."""
+
+
+# --- 4. records: validation --------------------------------------------------------------
+@hookspec
+def crm_record_before_validate(change: Change) -> None:
+    """Before a create or update is checked: a hook may adjust `change.values` (normalise a
+    phone number, fill a derived field); the values it sets are validated like the user's."""
+
+
 @hookspec
 def crm_record_validate(change: Change) -> list[tuple[str | None, str]] | None:
     """Extra validation of a create or update, after the field and YAML rule checks passed.
@@ -30,10 +88,10 @@ def crm_record_validate(change: Change) -> list[tuple[str | None, str]] | None:
     """
 
 
-# --- records: writes ------------------------------------------------------------------------
+# --- 4. records: writes ------------------------------------------------------------------
 @hookspec
-def crm_record_before_write(change: Change) -> None:
-    """Just before the row is inserted, updated, soft-deleted or restored, in the transaction.
+def crm_record_before_save(change: Change) -> None:
+    """Just before a create, update or restore (`change.action`) is written, after validation.
 
     A hook may adjust `change.values` (create/update); values it sets are not validated again.
     Raise `app.records.errors.RecordError` (or a subclass) to refuse the operation.
@@ -41,9 +99,31 @@ def crm_record_before_write(change: Change) -> None:
 
 
 @hookspec
-def crm_record_after_write(change: Change) -> None:
-    """Just after the row was written and audited, still in the transaction: `change.record`
-    is the saved record. Raising here rolls the whole operation back."""
+def crm_record_after_save(change: Change) -> None:
+    """Just after a create, update or restore was written and audited, still in the
+    transaction: `change.record` is the saved record. Raising here rolls it all back."""
+
+
+@hookspec
+def crm_record_before_delete(change: Change) -> None:
+    """Just before a record goes to the recycle bin (`change.old` is the record). Raise
+    `app.records.errors.RecordError` to refuse."""
+
+
+@hookspec
+def crm_record_after_delete(change: Change) -> None:
+    """Just after a record went to the recycle bin, still in the transaction."""
+
+
+@hookspec
+def crm_record_before_transition(change: Change, field: str, old: Any, new: Any) -> None:
+    """A picklist (stage) field moves from `old` to `new` in a create (old is None) or an
+    update, after `crm_record_before_save`. Raise `RecordError` to refuse the move."""
+
+
+@hookspec
+def crm_record_after_transition(change: Change, field: str, old: Any, new: Any) -> None:
+    """A picklist (stage) field moved, after `crm_record_after_save`, in the transaction."""
 
 
 @hookspec
@@ -52,7 +132,7 @@ def crm_record_after_commit(change: Change) -> None:
     (notifications, webhooks, search indexing). Exceptions here are logged, not raised."""
 
 
-# --- reads ----------------------------------------------------------------------------------
+# --- 5. reads ----------------------------------------------------------------------------
 @hookspec
 def crm_record_loaded(entity: str, record: dict[str, Any]) -> None:
     """A record was read for display (detail page, API get). A hook may add computed keys

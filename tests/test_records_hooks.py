@@ -19,7 +19,7 @@ from tests.factories import deal, rollup_account, rows, service, write_schema
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
-        self.fail_after_write = False
+        self.fail_after_save = False
         self.fail_after_commit = False
 
     @hookimpl
@@ -30,16 +30,44 @@ class Recorder:
         return []
 
     @hookimpl
-    def crm_record_before_write(self, change: Change) -> None:
+    def crm_record_before_save(self, change: Change) -> None:
         self.calls.append(("before", change.action))
         if change.action == "create" and change.values.get("name"):
             change.values["name"] = change.values["name"].strip().title()
 
     @hookimpl
-    def crm_record_after_write(self, change: Change) -> None:
+    def crm_record_after_save(self, change: Change) -> None:
         self.calls.append(("after", change.action))
-        if self.fail_after_write:
+        if self.fail_after_save:
             raise RecordError("the after-write hook refused")
+
+    @hookimpl
+    def crm_record_before_validate(self, change: Change) -> None:
+        self.calls.append(("before_validate", change.action))
+        if isinstance(change.values.get("name"), str):
+            change.values["name"] = change.values["name"].replace("\t", " ")
+
+    @hookimpl
+    def crm_record_before_delete(self, change: Change) -> None:
+        self.calls.append(("before_delete", change.action))
+        if change.old.get("name") == "Keep Me":
+            raise RecordError("this deal is protected")
+
+    @hookimpl
+    def crm_record_after_delete(self, change: Change) -> None:
+        self.calls.append(("after_delete", change.action))
+
+    @hookimpl
+    def crm_record_before_transition(self, change: Change, field: str, old: Any, new: Any
+                                     ) -> None:
+        self.calls.append(("before_transition", f"{field}:{old}->{new}"))
+        if new == "lost" and old is None:
+            raise RecordError("a deal cannot start lost")
+
+    @hookimpl
+    def crm_record_after_transition(self, change: Change, field: str, old: Any, new: Any
+                                    ) -> None:
+        self.calls.append(("after_transition", f"{field}:{old}->{new}"))
 
     @hookimpl
     def crm_record_after_commit(self, change: Change) -> None:
@@ -64,8 +92,44 @@ def rec(tmp_path: Path, engine: sa.Engine, plugin: Recorder) -> Any:
 def test_hooks_run_in_order_and_may_adjust_values(rec: Any, plugin: Recorder) -> None:
     made = rec.create("deal", {"name": "  big deal "})
     assert made["name"] == "Big Deal"
-    assert plugin.calls == [("validate", "create"), ("before", "create"),
-                            ("after", "create"), ("commit", "create")]
+    assert plugin.calls == [("before_validate", "create"), ("validate", "create"),
+                            ("before", "create"), ("before_transition", "stage:None->open"),
+                            ("after", "create"), ("after_transition", "stage:None->open"),
+                            ("commit", "create")]
+
+
+def test_before_validate_values_are_validated(rec: Any) -> None:
+    made = rec.create("deal", {"name": "a\tb"})
+    assert made["name"] == "A B"
+
+
+def test_delete_hooks_run_and_may_refuse(rec: Any, plugin: Recorder) -> None:
+    kept = rec.create("deal", {"name": "keep me"})
+    with pytest.raises(RecordError, match="protected"):
+        rec.delete("deal", kept["id"])
+    assert rec.get("deal", kept["id"])["deleted_at"] is None
+    gone = rec.create("deal", {"name": "gone"})
+    plugin.calls.clear()
+    rec.delete("deal", gone["id"])
+    assert plugin.calls == [("before_delete", "delete"), ("after_delete", "delete"),
+                            ("commit", "delete")]
+    plugin.calls.clear()
+    rec.restore("deal", gone["id"])
+    assert plugin.calls == [("before", "restore"), ("after", "restore"), ("commit", "restore")]
+
+
+def test_transition_hooks_see_each_stage_move(rec: Any, plugin: Recorder) -> None:
+    made = rec.create("deal", {"name": "moving", "stage": "open"})
+    assert ("before_transition", "stage:None->open") in plugin.calls
+    plugin.calls.clear()
+    rec.update("deal", made["id"], {"stage": "won", "close_date": "2026-01-05"})
+    assert [c for c in plugin.calls if "transition" in c[0]] == [
+        ("before_transition", "stage:open->won"), ("after_transition", "stage:open->won")]
+    plugin.calls.clear()
+    rec.update("deal", made["id"], {"amount": 3})
+    assert not [c for c in plugin.calls if "transition" in c[0]]
+    with pytest.raises(RecordError, match="cannot start lost"):
+        rec.create("deal", {"name": "doomed", "stage": "lost", "loss_reason": "price"})
 
 
 def test_validate_hook_refuses_with_a_field_message(rec: Any) -> None:
@@ -74,10 +138,10 @@ def test_validate_hook_refuses_with_a_field_message(rec: Any) -> None:
     assert err.value.errors == {"name": ["This name is taken by policy."]}
 
 
-def test_failing_after_write_rolls_everything_back(rec: Any, plugin: Recorder,
+def test_failing_after_save_rolls_everything_back(rec: Any, plugin: Recorder,
                                                    engine: sa.Engine) -> None:
     acc = rec.create("account", {"name": "A"})
-    plugin.fail_after_write = True
+    plugin.fail_after_save = True
     with pytest.raises(RecordError):
         rec.create("deal", {"name": "x", "account": acc["id"], "amount": 5})
     assert rows(engine, "ent_deal") == []
@@ -85,7 +149,7 @@ def test_failing_after_write_rolls_everything_back(rec: Any, plugin: Recorder,
         assert conn.execute(sa.select(sa.func.count()).select_from(audit)
                             .where(audit.c.entity == "deal")).scalar_one() == 0
         assert conn.execute(sa.select(sequences.c.value)).all() == []
-    plugin.fail_after_write = False
+    plugin.fail_after_save = False
     assert rec.get("account", acc["id"])["deals"] == 0
 
 

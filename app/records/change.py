@@ -48,3 +48,16 @@ class Change:
         """Field -> (old, new) for the fields this change sets to a different value."""
         return {k: (self.old.get(k), v) for k, v in self.values.items()
                 if self.old.get(k) != v}
+
+
+#: field types whose change of value is a transition (a stage machine's move)
+STAGE_TYPES = frozenset({"picklist"})
+
+
+def transitions(change: Change) -> dict[str, tuple[Any, Any]]:
+    """Picklist fields that move in a create or update: field -> (old, new). On create the old
+    value is None (entering the first stage)."""
+    if change.action not in ("create", "update"):
+        return {}
+    return {name: pair for name, pair in change.changed().items()
+            if name in change.entity.fields and change.entity.fields[name].type in STAGE_TYPES}

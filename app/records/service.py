@@ -25,7 +25,7 @@ from app.meta.types import EntityDef
 from app.model.build import Models
 from app.model.system import audit, users
 from app.records import side
-from app.records.change import SYSTEM, Actor, Change
+from app.records.change import SYSTEM, Actor, Change, transitions
 from app.records.errors import (
     Conflict,
     ConflictInfo,
@@ -246,7 +246,7 @@ class Records:
         for f in spec.entity:
             if f.type == "autonumber" and f.name in spec.columns:
                 values[f.name] = side.autonumber(conn, table, f, now.date())
-        self._hook("crm_record_before_write", change)
+        self._before_save(change)
         row = {spec.columns[k]: v for k, v in change.values.items() if k in spec.columns}
         row.update(version=1, created_at=now, updated_at=now, created_by_id=actor.id,
                    updated_by_id=actor.id, owner_id=owner)
@@ -259,7 +259,7 @@ class Records:
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, change.values))
         change.record = self.get(entity, change.id, conn=conn)
-        self._hook("crm_record_after_write", change)
+        self._after_save(change)
         return change
 
     def _update(self, conn: sa.Connection, entity: str, record_id: int,
@@ -275,7 +275,7 @@ class Records:
         change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
                         id=record_id)
         self._check(conn, spec, change, errors, owner)
-        self._hook("crm_record_before_write", change)
+        self._before_save(change)
         diff = {k: v for k, v in change.values.items() if k in spec.columns and stored.get(k) != v}
         if not diff and owner == old["owner_id"]:
             change.record = old
@@ -296,7 +296,7 @@ class Records:
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old, change.values))
         change.record = self.get(entity, record_id, conn=conn)
-        self._hook("crm_record_after_write", change)
+        self._after_save(change)
         return change
 
     def _delete(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor,
@@ -307,7 +307,7 @@ class Records:
         self._check_restrict(conn, entity, record_id)
         spec = self.spec(entity)
         change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id)
-        self._hook("crm_record_before_write", change)
+        self._hook("crm_record_before_delete", change)
         table = self.table(entity)
         conn.execute(table.update().where(table.c.id == record_id).values(
             deleted_at=when, version=old["version"] + 1, updated_by_id=actor.id))
@@ -319,7 +319,7 @@ class Records:
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
         change.record = self.get(entity, record_id, deleted=True, conn=conn)
-        self._hook("crm_record_after_write", change)
+        self._hook("crm_record_after_delete", change)
         return done
 
     def _restore(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor
@@ -330,7 +330,7 @@ class Records:
             raise RecordError(_("This record is not in the recycle bin."))
         spec = self.spec(entity)
         change = Change(spec.entity, "restore", actor, conn, {}, old=old, id=record_id)
-        self._hook("crm_record_before_write", change)
+        self._hook("crm_record_before_save", change)
         conn.execute(table.update().where(table.c.id == record_id).values(
             deleted_at=None, version=old["version"] + 1, updated_by_id=actor.id))
         side.write_audit(conn, entity=entity, record_id=record_id, action="restore",
@@ -341,7 +341,7 @@ class Records:
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
         change.record = self.get(entity, record_id, conn=conn)
-        self._hook("crm_record_after_write", change)
+        self._hook("crm_record_after_save", change)
         return done
 
     # --- helpers -----------------------------------------------------------------------------
@@ -361,6 +361,7 @@ class Records:
     def _check(self, conn: sa.Connection, spec: EntitySpec, change: Change,
                errors: dict[str, list[str]], owner: int | None) -> None:
         """Every check of a create or update; raises ValidationFailed with all problems."""
+        self._hook("crm_record_before_validate", change)
         for key, problems in validate(spec, change.values).items():
             if key not in errors:
                 errors[key] = problems
@@ -496,6 +497,21 @@ class Records:
     def _hook(self, name: str, change: Change) -> None:
         if self.plugins is not None:
             getattr(self.plugins.hook, name)(change=change)
+
+    def _before_save(self, change: Change) -> None:
+        """`before_save`, then `before_transition` for each stage (picklist) that moves."""
+        self._hook("crm_record_before_save", change)
+        if self.plugins is not None:
+            for name, (old, new) in transitions(change).items():
+                self.plugins.hook.crm_record_before_transition(
+                    change=change, field=name, old=old, new=new)
+
+    def _after_save(self, change: Change) -> None:
+        self._hook("crm_record_after_save", change)
+        if self.plugins is not None:
+            for name, (old, new) in transitions(change).items():
+                self.plugins.hook.crm_record_after_transition(
+                    change=change, field=name, old=old, new=new)
 
     def _after_commit(self, change: Change) -> None:
         if self.plugins is None:
