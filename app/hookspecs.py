@@ -35,7 +35,7 @@ hookspec = pluggy.HookspecMarker("crm")
 
 # --- 1. registration ---------------------------------------------------------------------
 @hookspec
-def crm_field_types() -> list[type[FieldType]]:
+def crm_field_types() -> list[type[FieldType]] | None:
     """Field type classes this plugin adds (subclasses of `app.fields.base.FieldType` with a
     unique `name`). They become usable as `type:` in entity YAML."""
 
@@ -47,27 +47,27 @@ def crm_expr_functions(registry: FunctionRegistry) -> None:
 
 
 @hookspec
-def crm_actions() -> list[Action]:
+def crm_actions() -> list[Action] | None:
     """Actions (`app.actions.Action`) this plugin adds, usable by name in automations and
     workflow transitions in `workflows/*.yaml`."""
 
 
 # --- 2. app building ---------------------------------------------------------------------
 @hookspec
-def crm_web_blueprints() -> list[Blueprint]:
+def crm_web_blueprints() -> list[Blueprint] | None:
     """Flask blueprints of pages to add to the web app. Each config version's app registers
     them again, so they must not keep per-app state in the blueprint."""
 
 
 @hookspec
-def crm_api_blueprints() -> list[Blueprint]:
+def crm_api_blueprints() -> list[Blueprint] | None:
     """Flask blueprints of API routes, mounted under `/api/v1/` (their own `url_prefix` is
     kept): they get the API's token or session sign-in and its JSON errors."""
 
 
 # --- 3. command line ---------------------------------------------------------------------
 @hookspec
-def crm_cli_commands() -> list[click.Command]:
+def crm_cli_commands() -> list[click.Command] | None:
     """Click commands (or groups) added to the `crm` command line."""
 
 
