@@ -16,11 +16,18 @@ from app import hookspecs
 
 hookimpl = pluggy.HookimplMarker("crm")
 
+#: core features that register as plugins (module paths), in registration order
+BUILTIN_PLUGINS: tuple[str, ...] = ()
+
 
 def make_plugin_manager(plugins: Iterable[Any] = (), *, entry_points: bool = True
                         ) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("crm")
     pm.add_hookspecs(hookspecs)
+    import importlib
+
+    for name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
     if entry_points:
         pm.load_setuptools_entrypoints("crm.plugins")
     for plugin in plugins:
