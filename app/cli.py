@@ -10,6 +10,7 @@ import sys
 import click
 
 from app.cli_errors import EXIT_CONFIG, EXIT_REFUSED, friendly
+from app.cli_plugins import PluginGroup
 from app.context import Context
 from app.i18n import set_locale
 from app.meta.errors import ConfigErrors
@@ -18,8 +19,8 @@ from app.migrate.publish import pending, plan_change, publish, replay
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
-@click.option("--config", "config_file", envvar="CRM_CONFIG", default=None,
+@click.group(cls=PluginGroup)
+@click.option("--config", "config_file", envvar="CRM_CONFIG", default=None, is_eager=True,
               help="config.yaml to use (default: ./config.yaml, or $CRM_CONFIG)")
 @click.pass_context
 def main(click_ctx: click.Context, config_file: str | None) -> None:
@@ -109,6 +110,9 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
 
 from app.cli_config import config  # noqa: E402  (sub-groups register on `main`)
 from app.cli_data import demo, serve, setup, user  # noqa: E402
+from app.cli_tokens import token  # noqa: E402
+from app.cli_webhooks import webhooks  # noqa: E402
+from app.cli_worker import worker  # noqa: E402
 
-for _command in (config, demo, user, setup, serve):
+for _command in (config, demo, user, setup, serve, token, webhooks, worker):
     main.add_command(_command)

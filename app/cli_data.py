@@ -135,5 +135,8 @@ def serve(ctx: Context, host: str, port: int) -> None:
     runtime = Runtime(ctx)
     runtime.current()  # build the live version's app before the first request
     click.echo(f"Serving {ctx.settings.name} on http://{host}:{port}/")
-    run_simple(host, port, runtime, threaded=True, use_reloader=False, use_debugger=False)
+    from app.tasks.worker import embedded_worker
+
+    with embedded_worker(ctx):  # task worker threads when the queue is sqlite (app/tasks)
+        run_simple(host, port, runtime, threaded=True, use_reloader=False, use_debugger=False)
     sys.exit(0)

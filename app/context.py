@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -11,6 +12,9 @@ from app.db import make_engine
 from app.meta.loader import load_meta
 from app.meta.types import Meta
 from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from huey import Huey
 
 
 @dataclass
@@ -33,7 +37,15 @@ class Context:
 
     def yaml_meta(self) -> Meta:
         """The config as written in the YAML files (raises ConfigErrors)."""
-        return load_meta(self.settings.schema_dirs, self.settings.roles)
+        return load_meta(self.settings.schema_dirs, self.settings.roles,
+                         workflow_dirs=self.settings.workflow_dirs)
+
+    @property
+    def queue(self) -> Huey:
+        """This deployment's task queue (made once; `task_queue` in config.yaml)."""
+        from app.tasks.queue import queue_for
+
+        return queue_for(self)
 
     def dispose(self) -> None:
         if self._engine is not None:

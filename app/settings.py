@@ -37,7 +37,12 @@ KEYS = {
     "read_only_config": "the config folder may not be written (promoted deployments)",
     "rate_limit_storage": "where sign-in rate limits are counted: memory:// or redis://host:port",
     "login_rate_limit": "sign-in attempts allowed per client address, e.g. '10 per minute'",
+    "api_rate_limit": "API requests allowed per token (or signed-in user), e.g. '600 per minute'",
     "secure_cookies": "send session cookies over HTTPS only: set true behind HTTPS (default false)",
+    "task_queue": "the task queue: sqlite (instance/tasks.db), redis://host:port/db, or immediate",
+    "embedded_worker": "crm serve runs the task worker in threads when task_queue is sqlite",
+    "webhook_max_attempts": "tries of a webhook delivery or automation before it is failed",
+    "webhook_timeout": "seconds to wait for a webhook receiver to answer",
 }
 PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance")
 LOCALES = ("en", "zh_CN")
@@ -79,8 +84,28 @@ class Settings:
         return str(self.raw.get("login_rate_limit") or "10 per minute")
 
     @property
+    def api_rate_limit(self) -> str:
+        return str(self.raw.get("api_rate_limit") or "600 per minute")
+
+    @property
     def secure_cookies(self) -> bool:
         return bool(self.raw.get("secure_cookies", False))
+
+    @property
+    def task_queue(self) -> str:
+        return str(self.raw.get("task_queue") or "sqlite")
+
+    @property
+    def embedded_worker(self) -> bool:
+        return bool(self.raw.get("embedded_worker", True))
+
+    @property
+    def webhook_max_attempts(self) -> int:
+        return max(1, int(self.raw.get("webhook_max_attempts") or 6))
+
+    @property
+    def webhook_timeout(self) -> float:
+        return float(self.raw.get("webhook_timeout") or 10)
 
     @property
     def attachments_dir(self) -> Path:
@@ -210,6 +235,15 @@ def load_settings(
     if "admin" not in roles:
         roles = ("admin", *roles)
     currency = str(merged.get("currency") or "CNY")
+    queue = str(merged.get("task_queue") or "sqlite")
+    if queue not in ("sqlite", "immediate") and not queue.startswith(("redis://", "rediss://")):
+        errors.append(ConfigError("CRM-E050", f"task_queue '{queue}' is not sqlite, immediate "
+                                  "or a redis://host:port/db URL", src))
+    for key in ("webhook_max_attempts", "webhook_timeout"):
+        value = merged.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or value <= 0):
+            errors.append(ConfigError("CRM-E050", f"{key} must be a positive number", src))
     if errors:
         raise ConfigErrors(errors)
 
@@ -249,6 +283,13 @@ def config_schema() -> dict[str, Any]:
                            "description": KEYS["currency"]}
     strings["read_only_config"] = {"type": "boolean", "description": KEYS["read_only_config"]}
     strings["secure_cookies"] = {"type": "boolean", "description": KEYS["secure_cookies"]}
+    strings["task_queue"] = {"type": "string", "pattern": "^(sqlite|immediate|rediss?://.+)$",
+                             "description": KEYS["task_queue"]}
+    strings["embedded_worker"] = {"type": "boolean", "description": KEYS["embedded_worker"]}
+    strings["webhook_max_attempts"] = {"type": "integer", "minimum": 1,
+                                       "description": KEYS["webhook_max_attempts"]}
+    strings["webhook_timeout"] = {"type": "number", "exclusiveMinimum": 0,
+                                  "description": KEYS["webhook_timeout"]}
     strings["secret_key"] = {"not": {}, "description": KEYS["secret_key"]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "CRM config.yaml", "type": "object", "properties": strings,

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_shipped_schema_is_current() -> None:
-    assert SHIPPED.read_text(encoding="utf-8") == render(registry), (
+    # the shipped file lists the built-in types; plugins' types are added where they load
+    assert SHIPPED.read_text(encoding="utf-8") == render(registry.builtin()), (
         "app/meta/entity.schema.json is stale: run `crm config jsonschema --write`")
 
 

@@ -19,6 +19,7 @@ from app.admin.common import AdminAccess, Lazy
 from app.admin.records_view import EntityView
 from app.admin.system_views import AuditView, ConfigVersionsView, RolesView
 from app.admin.users_view import UsersView
+from app.admin.webhooks_view import WebhookDeliveriesView
 from app.i18n import _, get_locale
 from app.web.state import WebState, records, state
 
@@ -66,3 +67,4 @@ def init_admin(app: Flask) -> None:
     admin.add_view(RolesView(roles, system_menu))
     admin.add_view(AuditView(st.meta, system_menu))
     admin.add_view(ConfigVersionsView(system_menu))
+    admin.add_view(WebhookDeliveriesView(system_menu))

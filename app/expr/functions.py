@@ -84,7 +84,8 @@ class FunctionRegistry:
         check: Check | None = None,
         replace: bool = False,
     ) -> Function:
-        """Add a function; a name already taken needs `replace=True`."""
+        """Add a function; a name already taken needs `replace=True` (registering the very
+        same function again is a no-op: plugin registration is idempotent)."""
         if not name.isidentifier() or name.startswith("__") or (
             keyword.iskeyword(name) and name != "if"
         ) or name in ("true", "false", "null"):
@@ -93,6 +94,8 @@ class FunctionRegistry:
             raise ValueError(f"function {name}: bad argument counts {min_args}..{max_args}")
         fn = Function(name, py_impl, sql_impl, min_args, max_args, kind, lazy, context, check)
         with self._lock:
+            if self._functions.get(name) == fn:
+                return self._functions[name]
             if name in self._functions and not replace:
                 raise ValueError(f"function {name}() is already registered")
             self._functions[name] = fn

@@ -195,14 +195,38 @@ class Registry:
 
     def __init__(self) -> None:
         self._types: dict[str, FieldType] = {}
+        #: type name -> the plugin that registered it (built-in types are not in it)
+        self._plugin: dict[str, str] = {}
 
-    def register(self, cls: FT) -> FT:
+    def register(self, cls: FT, *, plugin: str | None = None) -> FT:
+        """Add a type (a decorator for built-in types; `app.plugins` passes the name of the
+        plugin that adds one). The same class again is a no-op; another under a taken name
+        is refused."""
         if not cls.name:
             raise ValueError(f"{cls.__name__} has no name")
-        if cls.name in self._types and type(self._types[cls.name]) is not cls:
-            raise ValueError(f"field type {cls.name!r} is registered twice")
+        if cls.name in self._types:
+            if type(self._types[cls.name]) is not cls:
+                raise ValueError(f"field type {cls.name!r} is registered twice")
+            return cls
         self._types[cls.name] = cls()
+        if plugin is not None:
+            self._plugin[cls.name] = plugin
         return cls
+
+    def unregister(self, name: str) -> None:
+        """Forget a type (tests that load plugins restore the registry with it)."""
+        self._types.pop(name, None)
+        self._plugin.pop(name, None)
+
+    def plugin_of(self, name: str) -> str | None:
+        """The plugin that registered type `name`; None for a built-in type."""
+        return self._plugin.get(name)
+
+    def builtin(self) -> Registry:
+        """A registry of the built-in types only (the JSON Schema shipped in the package)."""
+        other = Registry()
+        other._types = {n: t for n, t in self._types.items() if n not in self._plugin}
+        return other
 
     def get(self, name: str) -> FieldType:
         return self._types[name]

@@ -24,7 +24,7 @@ from app.fields.base import Registry
 from app.meta import yamlpos
 from app.meta.errors import ConfigError, ConfigErrors
 from app.meta.jsonschema import entity_schema
-from app.meta.types import Meta, Source
+from app.meta.types import Meta, Source, freeze
 
 
 @dataclass
@@ -246,15 +246,21 @@ def load_meta(
     schema_dirs: Sequence[Path],
     roles: Sequence[str] = ("admin",),
     registry: Registry | None = None,
+    workflow_dirs: Sequence[Path] = (),
 ) -> Meta:
-    """Read, validate, merge, expand and check. Raises ConfigErrors listing every problem."""
+    """Read, validate, merge, expand and check (entities from `schema_dirs`, webhooks and
+    automations from `workflow_dirs`). Raises ConfigErrors listing every problem."""
     reg = registry or default_registry
     with gc_paused():
-        return _load(schema_dirs, roles, reg)
+        return _load(schema_dirs, roles, reg, workflow_dirs)
 
 
-def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry) -> Meta:
-    from app.meta.build import build_meta
+def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
+          workflow_dirs: Sequence[Path] = ()) -> Meta:
+    import dataclasses
+
+    from app.meta.build import build_meta, digest_of
+    from app.meta.workflows import load_workflows
 
     docs, errors = read_documents(schema_dirs)
     validator = jsonschema.Draft202012Validator(entity_schema(reg, for_editors=False))
@@ -273,6 +279,13 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry) -> M
     errors.extend(merge_errors)
     meta, build_errors = build_meta(merged, roles, reg)
     errors.extend(build_errors)
+    if workflow_dirs:
+        webhooks, automations, wf_errors = load_workflows(workflow_dirs, meta)
+        errors.extend(wf_errors)
+        if webhooks or automations:  # without any, the digest stays as it was
+            meta = dataclasses.replace(meta, webhooks=freeze(webhooks),
+                                       automations=freeze(automations))
+            object.__setattr__(meta, "digest", digest_of(meta))
     if errors:
         raise ConfigErrors(errors)
     return meta

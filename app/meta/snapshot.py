@@ -81,11 +81,18 @@ def _lists_to_dict(e: EntityDef) -> dict[str, Any]:
 
 
 def meta_to_dict(meta: Meta) -> dict[str, Any]:
-    return {
+    from app.meta.workflows import automations_to_dict, webhooks_to_dict
+
+    out: dict[str, Any] = {
         "digest": meta.digest,
         "roles": list(meta.roles),
         "entities": {e.name: entity_to_dict(e) for e in meta},
     }
+    if meta.webhooks:  # only when set: configs without them keep their digest
+        out["webhooks"] = webhooks_to_dict(meta.webhooks)
+    if meta.automations:
+        out["automations"] = automations_to_dict(meta.automations)
+    return out
 
 
 def meta_from_dict(data: dict[str, Any]) -> Meta:
@@ -125,5 +132,10 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
             list_view=build_list_def(e.get("list"), Source(name)),
             views=build_views(e.get("views"), Source(name)),
         )
+    from app.meta.workflows import automations_from_dict, webhooks_from_dict
+
+    src = Source(f"config version {data.get('digest', '')[:12]}")
     return Meta(entities=freeze(entities), roles=tuple(data.get("roles") or ()),
-                digest=data.get("digest", ""))
+                digest=data.get("digest", ""),
+                webhooks=freeze(webhooks_from_dict(data.get("webhooks") or {}, src)),
+                automations=freeze(automations_from_dict(data.get("automations") or {}, src)))

@@ -246,6 +246,53 @@ def table_name(entity: str) -> str:
     return f"ent_{entity}"
 
 
+#: record events webhooks and automations react to (`<entity>.<event>` in `events:`)
+RECORD_EVENTS: tuple[str, ...] = ("created", "updated", "deleted", "restored", "transition")
+
+
+@dataclass(frozen=True)
+class WebhookDef:
+    """An outbound webhook (`webhooks:` in workflows/*.yaml): where to POST which events."""
+
+    name: str
+    #: `<entity>.<event>`, `<entity>.*` or `*`
+    events: tuple[str, ...]
+    url: str | None = None
+    #: name of an environment variable holding the URL (secrets stay out of YAML)
+    url_env: str | None = None
+    #: name of an environment variable holding the HMAC key
+    secret_env: str | None = None
+    #: record fields sent in `data` (empty: all)
+    fields: tuple[str, ...] = ()
+    active: bool = True
+    source: Source = field(default_factory=lambda: Source("<unknown>"))
+
+    def matches(self, entity: str, event: str) -> bool:
+        return any(p in ("*", f"{entity}.*", f"{entity}.{event}") for p in self.events)
+
+
+@dataclass(frozen=True)
+class ActionRef:
+    """One step of an automation: a registered action's name and its parameters."""
+
+    action: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AutomationDef:
+    """`automations:` in workflows/*.yaml: on an entity's events, when a condition holds, run
+    actions (on the task queue, after the record's transaction committed)."""
+
+    name: str
+    entity: str
+    on: tuple[str, ...]
+    actions: tuple[ActionRef, ...]
+    when: str | None = None
+    active: bool = True
+    source: Source = field(default_factory=lambda: Source("<unknown>"))
+
+
 @dataclass(frozen=True)
 class Meta:
     """One resolved configuration: every entity, after overlays, presets and checks."""
@@ -259,6 +306,9 @@ class Meta:
     #: provenance: "entity/key", "entity.field", "entity.field/option" -> every place that set
     #: it, in merge order (the last one is in effect)
     provenance: Mapping[str, tuple[Source, ...]] = field(default_factory=dict)
+    #: outbound webhooks and automations by name (workflows/*.yaml; app/meta/workflows.py)
+    webhooks: Mapping[str, WebhookDef] = field(default_factory=dict)
+    automations: Mapping[str, AutomationDef] = field(default_factory=dict)
 
     def entity(self, name: str) -> EntityDef:
         return self.entities[name]

@@ -116,6 +116,8 @@ sequences = sa.Table(
     sa.Column("value", sa.Integer, nullable=False, default=0),
 )
 
+from app.model import system_events  # noqa: E402,F401  (the event outbox tables)
+
 SYSTEM_TABLES = frozenset(system_metadata.tables)
 
 
@@ -126,4 +128,6 @@ def sequence_key(table: str, column: str, scope: str) -> str:
 
 
 def create_system_tables(conn: sa.Connection) -> None:
+    import app.model.tokens  # noqa: F401  (its table joins system_metadata)
+
     system_metadata.create_all(conn, checkfirst=True)

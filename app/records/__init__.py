@@ -5,6 +5,7 @@ from app.records.errors import (
     RECORD,
     Conflict,
     Forbidden,
+    ItemFailed,
     NotFound,
     RecordError,
     TheirChange,
@@ -12,5 +13,5 @@ from app.records.errors import (
 )
 from app.records.service import Records
 
-__all__ = ["RECORD", "SYSTEM", "Actor", "Change", "Conflict", "Forbidden", "NotFound",
+__all__ = ["RECORD", "SYSTEM", "Actor", "Change", "Conflict", "Forbidden", "ItemFailed", "NotFound",
            "RecordError", "Records", "TheirChange", "ValidationFailed"]

@@ -67,3 +67,13 @@ class Conflict(RecordError):
         super().__init__(message)
         self.current = info.current
         self.changes = info.changes
+
+
+class ItemFailed(RecordError):
+    """One item of a batch was refused, so none was saved: `index` (from 0) and the refusal."""
+
+    def __init__(self, index: int, error: RecordError) -> None:
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
+        self.status = error.status

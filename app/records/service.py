@@ -29,6 +29,7 @@ from app.records.change import SYSTEM, Actor, Change, transitions
 from app.records.errors import (
     Conflict,
     ConflictInfo,
+    ItemFailed,
     NotFound,
     RecordError,
     TheirChange,
@@ -214,6 +215,24 @@ class Records:
         for change in done:
             self._after_commit(change)
         return len(done)
+
+    def write_many(self, entity: str,
+                   items: Sequence[tuple[int | None, Mapping[str, Any], int | None]],
+                   actor: Actor = SYSTEM) -> list[dict[str, Any]]:
+        """Creates (id None) and updates (id, values, expected version or None) in one
+        transaction, all or nothing: a refusal raises ItemFailed naming the item's index."""
+        done: list[Change] = []
+        with self.transaction() as conn:
+            for index, (record_id, values, version) in enumerate(items):
+                try:
+                    done.append(self._create(conn, entity, values, actor) if record_id is None
+                                else self._update(conn, entity, record_id, values, actor,
+                                                  version))
+                except RecordError as exc:
+                    raise ItemFailed(index, exc) from None
+        for change in done:
+            self._after_commit(change)
+        return [change.record for change in done]
 
     def bulk_delete(self, entity: str, ids: Sequence[int], actor: Actor = SYSTEM) -> int:
         now = datetime.now(UTC)

@@ -21,8 +21,8 @@ from app import i18n
 from app.context import Context
 from app.meta.types import Meta
 from app.model.build import Models
-from app.plugins import make_plugin_manager
-from app.web import auth, errors, home
+from app.plugins import plugin_manager_for
+from app.web import auth, errors, home, tokens
 from app.web.state import WebState
 
 
@@ -38,6 +38,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
             version, meta = active_version(conn)
         models = build_models(meta) if meta is not None else None
     ctx.settings.warn_if_insecure()
+    ctx.queue  # noqa: B018  (made now, so saves enqueue their webhooks and automations at once)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=ctx.settings.secret_key,
@@ -51,7 +52,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
         TESTING=testing,
     )
     app.extensions["crm"] = WebState(ctx, meta, models, version,
-                                     plugins or make_plugin_manager())
+                                     plugins or plugin_manager_for(ctx.settings))
     CSRFProtect(app)
     Bootstrap5(app)
     auth.init_login(app)
@@ -60,34 +61,37 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
     _setup_i18n(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(tokens.bp)
+    from app.api import docs as api_docs
+    from app.api import init_api
+
+    app.register_blueprint(api_docs.bp)
+    init_api(app, limiter)
     errors.register(app)
-    _register_pages(app)
+    _register_pages(app, app.extensions["crm"].plugins)
     login_view: Any = app.view_functions["auth.login"]
     app.view_functions["auth.login"] = limiter.limit(
         ctx.settings.login_rate_limit, methods=["POST"])(login_view)
     return app
 
 
-def _register_pages(app: Flask) -> None:
-    """The generated pages: lists, forms, detail pages, boards, search, back office. Each is
-    its own module; they are registered only when the version has entities."""
-    import importlib
+def _register_pages(app: Flask, plugins: pluggy.PluginManager) -> None:
+    """The pages of every plugin's `crm_web_blueprints`: the generated pages (lists, forms,
+    detail pages, boards, search: the built-in plugin `app.web.pages`) and plugins' own;
+    then the flask-admin back office."""
+    from flask import Blueprint
 
-    for name in ("lists", "forms", "detail", "board", "search", "attachments", "lookups"):
+    from app.plugins import PluginError, collect
+
+    for name, bp in collect(plugins, "crm_web_blueprints", Blueprint):
         try:
-            module = importlib.import_module(f"app.web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"app.web.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
-    try:
-        admin = importlib.import_module("app.admin")
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.admin":
-            raise
-    else:
-        admin.init_admin(app)
+            app.register_blueprint(bp)
+        except ValueError as exc:  # a blueprint name taken by another plugin
+            raise PluginError(f"plugin {name!r}: blueprint {bp.name!r} cannot be added: "
+                              f"{exc}") from exc
+    from app.admin import init_admin
+
+    init_admin(app)
 
 
 def _setup_i18n(app: Flask) -> None:

@@ -8,7 +8,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.i18n import LOCALES, get_locale
+from app.i18n import LOCALES, format_datetime, get_locale
 from app.meta.types import EntityDef, FieldDef, label_text
 from app.web import format as fmt
 from app.web.auth import LANGUAGE_NAMES, LanguageForm
@@ -74,3 +74,4 @@ def globals_for_templates() -> dict[str, Any]:
 
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["datetime"] = lambda v: format_datetime(v) if v else ""

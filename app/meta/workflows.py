@@ -1,0 +1,305 @@
+"""Webhooks and automations from the workflow folders (`workflows:` in config.yaml).
+
+```yaml
+webhooks:
+  erp_sync:
+    url_env: CRM_ERP_WEBHOOK_URL          # or url: https://...
+    secret_env: CRM_ERP_WEBHOOK_SECRET
+    events: [opportunity.created, opportunity.transition, account.*]
+    fields: [name, amount, stage]
+automations:
+  big_deal_won:
+    entity: opportunity
+    events: [transition]
+    when: "stage == 'won' and amount >= 100000"
+    actions:
+      - call_webhook: {url_env: CRM_DEALS_URL, body: "{name} won"}
+```
+
+Folders are read base layer first, like schemas; a later layer's webhook or automation of the
+same name changes it key by key, and `remove: true` drops it. Files named `*.example.yaml` are
+skipped. Every problem is a `ConfigError` with file, line and a code (CRM-E060..E067, and the
+expression codes for `when`). The result goes on `Meta.webhooks` / `Meta.automations`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from app.meta import yamlpos
+from app.meta.errors import ConfigError
+from app.meta.types import (
+    IDENTIFIER,
+    RECORD_EVENTS,
+    ActionRef,
+    AutomationDef,
+    Meta,
+    Source,
+    WebhookDef,
+    freeze,
+)
+
+#: top-level keys a workflows file may hold (issue 6 adds stage machines and approvals)
+KINDS = ("webhooks", "automations")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_NAME = {"type": "string", "pattern": IDENTIFIER.pattern}
+_ENV = {"type": "string", "pattern": ENV_NAME.pattern}
+_WEBHOOK = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "url": {"type": "string", "minLength": 1},
+        "url_env": _ENV,
+        "secret_env": _ENV,
+        "events": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "fields": {"type": "array", "items": _NAME},
+        "active": {"type": "boolean"},
+        "remove": {"const": True},
+    },
+}
+_AUTOMATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "entity": _NAME,
+        "events": {"type": "array", "minItems": 1, "items": {"enum": list(RECORD_EVENTS)}},
+        "when": {"type": "string", "minLength": 1},
+        "actions": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "minProperties": 1, "maxProperties": 1,
+            "additionalProperties": {"type": ["object", "null"]}}},
+        "active": {"type": "boolean"},
+        "remove": {"const": True},
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "CRM workflows file",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "webhooks": {"type": "object", "propertyNames": _NAME,
+                     "additionalProperties": _WEBHOOK},
+        "automations": {"type": "object", "propertyNames": _NAME,
+                        "additionalProperties": _AUTOMATION},
+    },
+}
+
+
+def _builtin_actions() -> None:
+    """Register the built-in actions before params are checked (they register on import)."""
+    import app.events.actions  # noqa: F401
+
+
+def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookDef],
+                                                              dict[str, AutomationDef],
+                                                              list[ConfigError]]:
+    """Read every workflows folder, merge by name and check against `meta`'s entities."""
+    from app.meta.loader import Document, _display, _schema_errors
+
+    errors: list[ConfigError] = []
+    docs: list[Document] = []
+    for layer, folder in enumerate(dirs):
+        if not folder.is_dir():
+            errors.append(ConfigError("CRM-E050", f"workflows folder {folder} does not exist",
+                                      Source(str(folder))))
+            continue
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            if ".example." in path.name:
+                continue
+            name = _display(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                errors.append(ConfigError("CRM-E001", f"cannot read the file: {exc}",
+                                          Source(name)))
+                continue
+            data, positions, errs = yamlpos.load(text, name)
+            errors.extend(errs)
+            if data is None:
+                continue  # an empty file holds nothing (or a syntax error was reported)
+            if not isinstance(data, dict) or not set(KINDS) & set(data):
+                errors.append(ConfigError(
+                    "CRM-E060", "a workflows file must hold `webhooks:` or `automations:`",
+                    positions.at(())))
+                continue
+            docs.append(Document(name, data, positions, layer))
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    merged: dict[str, dict[str, tuple[dict[str, Any], Document]]] = {k: {} for k in KINDS}
+    seen: dict[tuple[str, int, str], Source] = {}
+    for doc in docs:
+        errs = _schema_errors(doc, validator)
+        errors.extend(errs)
+        if errs:
+            continue
+        for kind in KINDS:
+            for name, spec in (doc.data.get(kind) or {}).items():
+                src = doc.positions.at((kind, name))
+                first = seen.get((kind, doc.layer, name))
+                if first is not None:
+                    errors.append(ConfigError("CRM-E067", f"{kind[:-1]} '{name}' is already "
+                                              f"defined in {first}", src))
+                    continue
+                seen[(kind, doc.layer, name)] = src
+                current = merged[kind].get(name)
+                if spec.get("remove"):
+                    if current is None:
+                        errors.append(ConfigError("CRM-E067", f"cannot remove {kind[:-1]} "
+                                                  f"'{name}': no earlier layer defines it", src))
+                    else:
+                        del merged[kind][name]
+                    continue
+                body = {**(current[0] if current else {}), **spec}
+                merged[kind][name] = (body, doc)
+    webhooks = {name: _webhook(name, body, doc, meta, errors)
+                for name, (body, doc) in merged["webhooks"].items()}
+    automations = {name: _automation(name, body, doc, meta, errors)
+                   for name, (body, doc) in merged["automations"].items()}
+    return webhooks, automations, errors
+
+
+def _hint(name: str, options: Any) -> str:
+    match = difflib.get_close_matches(name, list(options), 1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
+             errors: list[ConfigError]) -> WebhookDef:
+    at = doc.positions.at
+    base = ("webhooks", name)
+    url, url_env = body.get("url"), body.get("url_env")
+    if bool(url) == bool(url_env):
+        errors.append(ConfigError("CRM-E062", f"webhook '{name}' needs exactly one of `url` "
+                                  "or `url_env`", at(base)))
+    elif url and not re.match(r"^https?://[^\s/]+", str(url)):
+        errors.append(ConfigError("CRM-E062", f"webhook '{name}': url '{url}' must start "
+                                  "with http:// or https://", at((*base, "url"))))
+    entities: set[str] = set()
+    for i, pattern in enumerate(body.get("events") or ()):
+        src = at((*base, "events", i))
+        if pattern == "*":
+            entities.update(meta.entities)
+            continue
+        ent, _, event = str(pattern).partition(".")
+        if ent not in meta.entities:
+            errors.append(ConfigError("CRM-E061", f"webhook '{name}': event '{pattern}' names "
+                                      f"no entity '{ent}'{_hint(ent, meta.entities)}", src))
+        elif event != "*" and event not in RECORD_EVENTS:
+            errors.append(ConfigError("CRM-E061", f"webhook '{name}': event '{pattern}' is not "
+                                      f"one of {ent}.{{{','.join(RECORD_EVENTS)}}} or "
+                                      f"{ent}.*{_hint(event, RECORD_EVENTS)}", src))
+        else:
+            entities.add(ent)
+    known = {f for e in entities for f in meta.entities[e].fields}
+    for i, fname in enumerate(body.get("fields") or ()):
+        if entities and fname not in known:
+            errors.append(ConfigError("CRM-E063", f"webhook '{name}': field '{fname}' is not a "
+                                      f"field of {', '.join(sorted(entities))}"
+                                      f"{_hint(fname, known)}", at((*base, "fields", i))))
+    return WebhookDef(name=name, events=tuple(body.get("events") or ()), url=url,
+                      url_env=url_env, secret_env=body.get("secret_env"),
+                      fields=tuple(body.get("fields") or ()),
+                      active=bool(body.get("active", True)), source=at(base))
+
+
+def _automation(name: str, body: dict[str, Any], doc: Any, meta: Meta,
+                errors: list[ConfigError]) -> AutomationDef:
+    from app.actions import registry
+    from app.fields import registry as field_registry
+    from app.meta.checks import check_expression, expr_kinds
+
+    _builtin_actions()
+    at = doc.positions.at
+    base = ("automations", name)
+    for key in ("entity", "events", "actions"):
+        if key not in body:
+            errors.append(ConfigError("CRM-E012", f"automation '{name}' needs `{key}`", at(base)))
+    ent = str(body.get("entity") or "")
+    entity = meta.entities.get(ent)
+    if ent and entity is None:
+        errors.append(ConfigError("CRM-E064", f"automation '{name}': there is no entity "
+                                  f"'{ent}'{_hint(ent, meta.entities)}",
+                                  at((*base, "entity"))))
+    when = body.get("when")
+    if when and entity is not None:
+        errs, _names = check_expression(f"automation '{name}' when", str(when),
+                                        expr_kinds(entity, field_registry),
+                                        at((*base, "when")))
+        errors.extend(errs)
+    steps: list[ActionRef] = []
+    for i, step in enumerate(body.get("actions") or ()):
+        (action_name, params), = step.items()
+        src = at((*base, "actions", i, action_name))
+        action = registry.get(action_name)
+        if action is None:
+            errors.append(ConfigError("CRM-E065", f"automation '{name}': unknown action "
+                                      f"'{action_name}'{_hint(action_name, registry.names())}; "
+                                      f"the actions are: {', '.join(registry.names())}", src))
+            continue
+        params = params or {}
+        validator = jsonschema.Draft202012Validator(dict(action.params_schema))
+        for err in sorted(validator.iter_errors(params), key=lambda e: list(e.path)):
+            where = ".".join(str(p) for p in err.absolute_path)
+            errors.append(ConfigError("CRM-E066", f"automation '{name}': action "
+                                      f"'{action_name}'{' ' + where if where else ''}: "
+                                      f"{err.message}",
+                                      at((*base, "actions", i, action_name,
+                                          *err.absolute_path))))
+        steps.append(ActionRef(action_name, freeze(params)))
+    return AutomationDef(name=name, entity=ent, on=tuple(body.get("events") or ()),
+                         actions=tuple(steps), when=str(when) if when else None,
+                         active=bool(body.get("active", True)), source=at(base))
+
+
+def webhooks_to_dict(hooks: Mapping[str, WebhookDef]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for h in hooks.values():
+        item: dict[str, Any] = {"events": list(h.events)}
+        for key in ("url", "url_env", "secret_env"):
+            if getattr(h, key):
+                item[key] = getattr(h, key)
+        if h.fields:
+            item["fields"] = list(h.fields)
+        if not h.active:
+            item["active"] = False
+        out[h.name] = item
+    return out
+
+
+def automations_to_dict(autos: Mapping[str, AutomationDef]) -> dict[str, Any]:
+    from app.meta.types import thaw
+
+    out: dict[str, Any] = {}
+    for a in autos.values():
+        item: dict[str, Any] = {"entity": a.entity, "events": list(a.on),
+                                "actions": [{s.action: thaw(s.params)} for s in a.actions]}
+        if a.when:
+            item["when"] = a.when
+        if not a.active:
+            item["active"] = False
+        out[a.name] = item
+    return out
+
+
+def webhooks_from_dict(data: Mapping[str, Any], src: Source) -> dict[str, WebhookDef]:
+    return {name: WebhookDef(name=name, events=tuple(d.get("events") or ()), url=d.get("url"),
+                             url_env=d.get("url_env"), secret_env=d.get("secret_env"),
+                             fields=tuple(d.get("fields") or ()),
+                             active=bool(d.get("active", True)), source=src)
+            for name, d in data.items()}
+
+
+def automations_from_dict(data: Mapping[str, Any], src: Source) -> dict[str, AutomationDef]:
+    out: dict[str, AutomationDef] = {}
+    for name, d in data.items():
+        steps = tuple(ActionRef(k, freeze(v or {})) for step in d.get("actions") or ()
+                      for k, v in step.items())
+        out[name] = AutomationDef(name=name, entity=d["entity"], on=tuple(d.get("events") or ()),
+                                  actions=steps, when=d.get("when"),
+                                  active=bool(d.get("active", True)), source=src)
+    return out
