@@ -18,6 +18,7 @@ from flask_admin.theme import Bootstrap4Theme
 from app.admin.common import AdminAccess, Lazy
 from app.admin.records_view import EntityView
 from app.admin.system_views import AuditView, ConfigVersionsView, RolesView
+from app.admin.tokens_view import ApiTokensView
 from app.admin.users_view import UsersView
 from app.admin.webhooks_view import WebhookDeliveriesView
 from app.i18n import _, get_locale
@@ -68,3 +69,4 @@ def init_admin(app: Flask) -> None:
     admin.add_view(AuditView(st.meta, system_menu))
     admin.add_view(ConfigVersionsView(system_menu))
     admin.add_view(WebhookDeliveriesView(system_menu))
+    admin.add_view(ApiTokensView(system_menu))
