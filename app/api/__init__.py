@@ -80,10 +80,17 @@ def _meta_entity(entity: str) -> Response:
 
 
 def _openapi() -> Response:
+    """The document of this app's config version, built once per version (each version has
+    its own app)."""
+    from flask import current_app
+
     from app.api.openapi import document
 
-    doc = document(meta(), records(), version=state().version,
-                   title=state().ctx.settings.name)
+    doc = current_app.extensions.get("crm_openapi")
+    if doc is None:
+        doc = document(meta(), records(), version=state().version,
+                       title=state().ctx.settings.name)
+        current_app.extensions["crm_openapi"] = doc
     return jsonify(doc)
 
 

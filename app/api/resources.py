@@ -42,7 +42,8 @@ def list_records(entity: str) -> Response:
     only = serialize.parse_names(args.get("fields"), _field_names(e), "fields")
     expand = serialize.parse_names(args.get("expand"), serialize.expandable(rec, e), "expand")
     page = q.run(rec, entity, query, with_count=True)
-    rows = [serialize.to_json(rec, e, r, only) for r in page.rows]
+    fields = serialize.api_fields(rec, e)
+    rows = [serialize.to_json(rec, e, r, only, fields) for r in page.rows]
     serialize.expand(rec, e, rows, expand)
     return jsonify({"data": rows, "count": page.count, "count_is_estimate": page.count_capped,
                     "has_more": page.has_more,

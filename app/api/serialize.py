@@ -46,12 +46,15 @@ def parse_names(raw: str | None, allowed: Iterable[str], what: str) -> list[str]
 
 
 def to_json(records: Records, entity: EntityDef, record: Mapping[str, Any],
-            only: Sequence[str] = ()) -> dict[str, Any]:
+            only: Sequence[str] = (), fields: Sequence[FieldDef] | None = None
+            ) -> dict[str, Any]:
+    """The API form of a record: system keys, every field (`fields`, when the caller computed
+    `api_fields` once for many rows), and the `x_` keys plugins add on read."""
     out: dict[str, Any] = {}
     for key, source in SYSTEM_KEYS.items():
         value = record.get(source)
         out[key] = value.isoformat() if isinstance(value, datetime) else value
-    for f in api_fields(records, entity):
+    for f in api_fields(records, entity) if fields is None else fields:
         value = record.get(f.name)
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)  # stored in UTC; SQLite forgets the zone
@@ -60,6 +63,9 @@ def to_json(records: Records, entity: EntityDef, record: Mapping[str, Any],
         value = record.get(key)
         if isinstance(value, datetime):
             out[key] = (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    for key, value in record.items():
+        if key.startswith("x_"):
+            out[key] = value
     if only:
         keep = set(only) | set(ALWAYS)
         out = {k: v for k, v in out.items() if k in keep}
