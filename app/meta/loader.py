@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,15 +59,20 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def read_documents(dirs: Sequence[Path]) -> tuple[list[Document], list[ConfigError]]:
-    docs: list[Document] = []
-    errors: list[ConfigError] = []
+def yaml_files(dirs: Sequence[Path], what: str, errors: list[ConfigError], *,
+               skip: Callable[[Path], bool] = lambda path: False
+               ) -> Iterator[tuple[int, str, Any, yamlpos.Positions, bool]]:
+    """Each YAML file of `dirs` (config layers, in order), parsed with positions: (layer, display
+    name, data, positions, whether it had syntax errors). A missing folder, an unreadable file
+    and syntax errors go to `errors`; `what` names the folder kind in messages."""
     for layer, folder in enumerate(dirs):
         if not folder.is_dir():
-            errors.append(ConfigError("CRM-E050", f"schemas folder {folder} does not exist",
+            errors.append(ConfigError("CRM-E050", f"{what} folder {folder} does not exist",
                                       Source(str(folder))))
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            if skip(path):
+                continue
             name = _display(path)
             try:
                 text = path.read_text(encoding="utf-8")
@@ -77,16 +82,23 @@ def read_documents(dirs: Sequence[Path]) -> tuple[list[Document], list[ConfigErr
                 continue
             data, positions, errs = yamlpos.load(text, name)
             errors.extend(errs)
-            if data is None:
-                if not errs:
-                    errors.append(ConfigError("CRM-E003", "the file is empty", Source(name, 1, 1)))
-                continue
-            if not isinstance(data, dict) or not ({"entity", "presets"} & set(data)):
-                errors.append(ConfigError(
-                    "CRM-E003", "the file must start with `entity: <name>` or `presets:`",
-                    positions.at(())))
-                continue
-            docs.append(Document(name, data, positions, layer))
+            yield layer, name, data, positions, bool(errs)
+
+
+def read_documents(dirs: Sequence[Path]) -> tuple[list[Document], list[ConfigError]]:
+    docs: list[Document] = []
+    errors: list[ConfigError] = []
+    for layer, name, data, positions, broken in yaml_files(dirs, "schemas", errors):
+        if data is None:
+            if not broken:
+                errors.append(ConfigError("CRM-E003", "the file is empty", Source(name, 1, 1)))
+            continue
+        if not isinstance(data, dict) or not ({"entity", "presets"} & set(data)):
+            errors.append(ConfigError(
+                "CRM-E003", "the file must start with `entity: <name>` or `presets:`",
+                positions.at(())))
+            continue
+        docs.append(Document(name, data, positions, layer))
     return docs, errors
 
 

@@ -32,7 +32,6 @@ from typing import Any
 
 import jsonschema
 
-from app.meta import yamlpos
 from app.meta.errors import ConfigError
 from app.meta.types import (
     IDENTIFIER,
@@ -100,35 +99,20 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
                                                               dict[str, AutomationDef],
                                                               list[ConfigError]]:
     """Read every workflows folder, merge by name and check against `meta`'s entities."""
-    from app.meta.loader import Document, _display, _schema_errors
+    from app.meta.loader import Document, _schema_errors, yaml_files
 
     errors: list[ConfigError] = []
     docs: list[Document] = []
-    for layer, folder in enumerate(dirs):
-        if not folder.is_dir():
-            errors.append(ConfigError("CRM-E050", f"workflows folder {folder} does not exist",
-                                      Source(str(folder))))
+    for layer, name, data, positions, _broken in yaml_files(
+            dirs, "workflows", errors, skip=lambda path: ".example." in path.name):
+        if data is None:
+            continue  # an empty file holds nothing (or a syntax error was reported)
+        if not isinstance(data, dict) or not set(KINDS) & set(data):
+            errors.append(ConfigError(
+                "CRM-E060", "a workflows file must hold `webhooks:` or `automations:`",
+                positions.at(())))
             continue
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            if ".example." in path.name:
-                continue
-            name = _display(path)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append(ConfigError("CRM-E001", f"cannot read the file: {exc}",
-                                          Source(name)))
-                continue
-            data, positions, errs = yamlpos.load(text, name)
-            errors.extend(errs)
-            if data is None:
-                continue  # an empty file holds nothing (or a syntax error was reported)
-            if not isinstance(data, dict) or not set(KINDS) & set(data):
-                errors.append(ConfigError(
-                    "CRM-E060", "a workflows file must hold `webhooks:` or `automations:`",
-                    positions.at(())))
-                continue
-            docs.append(Document(name, data, positions, layer))
+        docs.append(Document(name, data, positions, layer))
     validator = jsonschema.Draft202012Validator(SCHEMA)
     merged: dict[str, dict[str, tuple[dict[str, Any], Document]]] = {k: {} for k in KINDS}
     seen: dict[tuple[str, int, str], Source] = {}
