@@ -9,14 +9,16 @@ actions:
 ```
 
 `params_schema` (JSON Schema) is checked when the config loads, so a typo in YAML is a config
-error with a file and line, not a failure at run time. `run` gets an `ActionContext` (the event,
-the record as saved, who did it) and the parameters; it runs on the task queue, after the
-record's transaction committed. Raising makes the task fail (and be retried where the runner
-retries).
+error with a file and line, not a failure at run time. Every string parameter is a template
+(`ActionContext.render`) and is checked by `check_template` then too. `run` gets an
+`ActionContext` (the event, the record as saved, who did it) and the parameters; it runs on
+the task queue, after the record's transaction committed. Raising makes the task fail (and be
+retried where the runner retries).
 """
 
 from __future__ import annotations
 
+import re
 import string
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -45,17 +47,45 @@ class ActionContext:
 
     def render(self, template: str) -> str:
         """`template` with `{field}` replaced by the record's values (`{id}`, `{name}`,
-        `{amount}` ...); an unknown name stays as written, so a typo shows in the output
-        instead of failing the action."""
+        `{amount}` ..., `{entity}`, `{event}`) and `{{` / `}}` by a brace. Only plain names
+        are replaced (no attribute, index, conversion or format spec); an unknown name, or
+        anything else in braces, stays as written, so a typo shows in the output instead of
+        failing the action."""
         values = {k: "" if v is None else v for k, v in self.record.items()}
         values.setdefault("entity", self.entity)
         values.setdefault("event", self.event)
-        return string.Formatter().vformat(template, (), _Lenient(values))
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return match.group(0)[0]
+            return str(values[name]) if name in values else match.group(0)
+
+        return _PLACEHOLDER.sub(one, template)
 
 
-class _Lenient(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+#: `{{`, `}}` or a plain `{name}`
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def check_template(template: str) -> str | None:
+    """What is wrong with an action's text template, or None: only `{field}` names and `{{` /
+    `}}` (literal braces) are allowed, no attribute or index access, conversion or format
+    spec, and every brace must be closed."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"{exc} (write {{{{ or }}}} for a literal brace)"
+    for _literal, name, spec, conversion in parts:
+        if name is None:
+            continue
+        shown = "{" + name + ("!" + conversion if conversion else "") + \
+            (":" + spec if spec else "") + "}"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            return f"'{shown}' is not a field name: only plain {{field}} names are replaced"
+        if conversion or spec:
+            return f"'{shown}': conversions and format specs are not supported, write {{{name}}}"
+    return None
 
 
 @dataclass(frozen=True)

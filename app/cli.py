@@ -10,11 +10,12 @@ import sys
 import click
 
 from app.cli_errors import EXIT_CONFIG, EXIT_REFUSED, friendly
-from app.cli_plugins import PluginGroup
+from app.cli_plugins import PluginGroup, deployment_context
 from app.context import Context
 from app.i18n import set_locale
 from app.meta.errors import ConfigErrors
 from app.migrate.publish import pending, plan_change, publish, replay
+from app.plugins import PluginError
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -26,12 +27,17 @@ pass_ctx = click.make_pass_decorator(Context)
 def main(click_ctx: click.Context, config_file: str | None) -> None:
     """YAML-configured CRM: schema, data and server commands."""
     try:
-        click_ctx.obj = Context.from_env(config_file)
+        click_ctx.obj = deployment_context(click_ctx)
     except ConfigErrors as exc:
         for err in exc.errors:
             click.secho(str(err), fg="red", err=True)
         sys.exit(EXIT_CONFIG)
     click_ctx.call_on_close(click_ctx.obj.dispose)
+    try:  # every command knows the plugins' field types, functions and actions
+        click_ctx.obj.plugins  # noqa: B018
+    except PluginError as exc:
+        click.secho(str(exc), fg="red", err=True)
+        sys.exit(EXIT_CONFIG)
     set_locale(click_ctx.obj.settings.locale)  # messages of commands in the deployment's language
 
 

@@ -1,10 +1,12 @@
 """The `crm` group with the commands of plugins (`crm_cli_commands`).
 
 The plugins of a deployment are only known once its config.yaml is read, and `crm --help` must
-list their commands, so the group loads them when click first asks for its commands: with the
-`--config` given (an eager option, read before `--help`), `$CRM_CONFIG`, or ./config.yaml. Where
-no config can be read, only installed plugins (entry points) add commands; the config error is
-reported by the command that needs the config.
+list their commands, so the group reads the config when click first asks for its commands: the
+`--config` given (an eager option, read before `--help`), `$CRM_CONFIG`, or ./config.yaml. The
+`Context` made then is the one every command runs with (`deployment_context`), so one plugin
+manager (`Context.plugins`) serves the whole invocation. Where no config can be read, only
+installed plugins (entry points) add commands; the config error is reported by the command that
+needs the config.
 """
 
 from __future__ import annotations
@@ -14,29 +16,45 @@ import os
 import click
 import pluggy
 
+from app.context import Context
 from app.meta.errors import ConfigErrors
 from app.plugins import PluginError, collect, plugin_manager_for
-from app.settings import load_settings
 
+CTX_KEY = "crm.context"
 PM_KEY = "crm.plugin_manager"
+
+
+def deployment_context(ctx: click.Context) -> Context:
+    """The Context of this invocation's deployment, made once (raises ConfigErrors)."""
+    root = ctx.find_root()
+    found = root.meta.get(CTX_KEY)
+    if isinstance(found, ConfigErrors):
+        raise found
+    if found is None:
+        config_file = root.params.get("config_file") or os.environ.get("CRM_CONFIG")
+        try:
+            found = Context.from_env(config_file)
+        except ConfigErrors as exc:
+            root.meta[CTX_KEY] = exc
+            raise
+        root.meta[CTX_KEY] = found
+    return found
 
 
 class PluginGroup(click.Group):
     """A click group whose commands are its own plus the plugins' of the deployment."""
 
     def plugin_manager(self, ctx: click.Context) -> pluggy.PluginManager:
-        """The deployment's plugin manager, made once per invocation (registration hooks run
-        then, so `crm validate` knows plugins' field types). A broken plugin is a plain error."""
+        """The deployment's plugin manager (`Context.plugins`), or the installed plugins' when
+        no config can be read. A broken plugin is a plain error."""
         root = ctx.find_root()
         pm = root.meta.get(PM_KEY)
         if pm is None:
-            config_file = root.params.get("config_file") or os.environ.get("CRM_CONFIG")
             try:
-                settings = load_settings(config_file)
-            except ConfigErrors:
-                settings = None
-            try:
-                pm = plugin_manager_for(settings)
+                try:
+                    pm = deployment_context(ctx).plugins
+                except ConfigErrors:
+                    pm = plugin_manager_for(None)
             except PluginError as exc:
                 raise click.ClickException(str(exc)) from None
             root.meta[PM_KEY] = pm

@@ -1,7 +1,9 @@
-"""What a command or a worker needs: settings, the database engine, and the config from YAML."""
+"""What a command or a worker needs: settings, the database engine, the deployment's plugins,
+and the config from YAML."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,13 +16,17 @@ from app.meta.types import Meta
 from app.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    import pluggy
     from huey import Huey
+
+_PLUGINS_LOCK = threading.Lock()
 
 
 @dataclass
 class Context:
     settings: Settings
     _engine: sa.Engine | None = field(default=None, repr=False)
+    _plugins: pluggy.PluginManager | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, config_file: str | Path | None = None) -> Context:
@@ -35,8 +41,24 @@ class Context:
             self._engine = make_engine(url)
         return self._engine
 
+    @property
+    def plugins(self) -> pluggy.PluginManager:
+        """The deployment's plugin manager (built-ins, installed plugins, the `plugins:` folder),
+        made once per Context. Making it runs the plugins' registration hooks, so every process
+        that reads the config or runs tasks knows their field types, expression functions and
+        actions. Raises PluginError when a plugin fails to load."""
+        if self._plugins is None:
+            from app.plugins import plugin_manager_for
+
+            with _PLUGINS_LOCK:
+                if self._plugins is None:
+                    self._plugins = plugin_manager_for(self.settings)
+        return self._plugins
+
     def yaml_meta(self) -> Meta:
-        """The config as written in the YAML files (raises ConfigErrors)."""
+        """The config as written in the YAML files, with the plugins' field types, functions and
+        actions known (raises ConfigErrors, or PluginError for a broken plugin)."""
+        self.plugins  # noqa: B018  (registers what the plugins add before the config is read)
         return load_meta(self.settings.schema_dirs, self.settings.roles,
                          workflow_dirs=self.settings.workflow_dirs)
 

@@ -20,7 +20,6 @@ from app.context import Context
 from app.meta.types import Meta
 from app.migrate.publish import active_version, current_version_id
 from app.model.build import Models, build_models
-from app.plugins import plugin_manager_for
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -44,7 +43,7 @@ class Runtime:
     def __init__(self, ctx: Context, plugins: pluggy.PluginManager | None = None,
                  *, check_every_request: bool = True) -> None:
         self.ctx = ctx
-        self.plugins = plugins or plugin_manager_for(ctx.settings)
+        self.plugins = plugins if plugins is not None else ctx.plugins
         self.check_every_request = check_every_request
         self._lock = threading.Lock()
         self._live: Live | None = None

@@ -89,6 +89,10 @@ def test_rate_limit_per_token(tmp_path: Path, database_url: str) -> None:
         codes = [c.get("/api/v1/account", headers=h).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         assert "Retry-After" in c.get("/api/v1/account", headers=h).headers
+        assert c.get("/api/v1/meta", headers=h).status_code == 429  # one budget for all routes
         assert c.get("/api/v1/account", headers=other).status_code == 200
+        made_up = [c.get("/api/v1/me", headers={"Authorization": f"Bearer crm_fake{n}"})
+                   .status_code for n in range(4)]
+        assert made_up == [401, 401, 401, 429]  # made-up tokens count per address
     finally:
         ctx.dispose()

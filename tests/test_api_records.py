@@ -114,6 +114,12 @@ def test_expand_lookups_and_users(api: tuple[Any, dict[str, str]]) -> None:
     assert got["expanded"]["owner"]["username"] == "admin"
     listed = c.get("/api/v1/contact?expand=account", headers=h).get_json()
     assert listed["data"][0]["expanded"]["account"]["id"] == acc["id"]
+    narrow = c.get(f"/api/v1/contact/{con['id']}?fields=last_name&expand=account,owner",
+                   headers=h).get_json()
+    assert narrow["expanded"]["account"]["name"] == "Parent Co"
+    assert narrow["expanded"]["owner"]["username"] == "admin"
+    listed = c.get("/api/v1/contact?fields=last_name&expand=account", headers=h).get_json()
+    assert listed["data"][0]["expanded"]["account"]["id"] == acc["id"]
     bad = c.get("/api/v1/contact?expand=last_name", headers=h)
     assert bad.status_code == 400 and "last_name" in error_of(bad)["message"]
 

@@ -168,3 +168,38 @@ def test_params_schema(params: dict[str, Any], problem: str) -> None:
     assert action is not None
     with pytest.raises(jsonschema.ValidationError, match=problem):
         jsonschema.validate(params, action.params_schema)
+
+
+def test_errors_name_only_the_scheme_and_host(robot: Robot) -> None:
+    port = robot.server.server_port
+    feishu = f"http://127.0.0.1:{port}/open-apis/bot/v2/hook/TOKEN-IN-PATH?key=KEY-IN-QUERY"
+    robot.status, robot.reply = 500, {"code": 1}
+    with pytest.raises(RuntimeError, match="answered HTTP 500") as err:
+        run({"url": feishu, "format": "feishu", "text": "x"})
+    assert f"http://127.0.0.1:{port}" in str(err.value)
+    assert "TOKEN" not in str(err.value) and "KEY" not in str(err.value)
+    import socket
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        closed = free.getsockname()[1]
+    with pytest.raises(RuntimeError, match="cannot reach") as err:
+        run({"url": feishu.replace(str(port), str(closed)), "format": "feishu", "text": "x",
+             "timeout": 2})
+    assert "TOKEN" not in str(err.value) and "KEY" not in str(err.value)
+
+
+def test_posts_with_the_webhook_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.events import http
+
+    sent: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def fake(url: str, body: bytes, headers: dict[str, str], timeout: float) -> http.Answer:
+        sent.append((url, body, headers))
+        return http.Answer(200, text='{"errcode": 0}')
+
+    monkeypatch.setattr(http, "post", fake)
+    run({"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "text": "{name}"})
+    (url, body, headers), = sent
+    assert url.endswith("key=k") and json.loads(body)["text"] == {"content": "大单 Big deal"}
+    assert headers["User-Agent"].startswith("yamlcrm-chat-notify/")

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from app.context import Context
 from app.migrate.publish import publish
 from app.web import create_app
+from tests.apikit import error_of, token_for
 from tests.factories import meta_of, write_schema
 from tests.pluginkit import example_plugins, plugin_config
 from tests.test_plugin_cn_ids_records import PARTY
@@ -85,20 +86,44 @@ def test_the_page_needs_a_signed_in_user(crm_ids: Context) -> None:
     assert anonymous.get("/tools/cn-ids").status_code == 302
 
 
-def test_the_api_route(client: FlaskClient) -> None:
-    resp = client.get("/api/v1/cn-ids/check?value=11010519491231002x")
+def test_the_api_route(crm_ids: Context) -> None:
+    c = create_app(crm_ids, testing=True).test_client()
+    h = token_for(crm_ids)
+    resp = c.post("/api/v1/cn-ids/check", json={"value": "11010519491231002x"}, headers=h)
     assert resp.status_code == 200
     body: dict[str, Any] = resp.get_json()
     assert body["value"] == "11010519491231002X" and body["valid"] is True
     assert body["checks"]["cn_resident_id"] == {"valid": True, "problem": None}
     assert body["birth_date"] == "1949-12-31"
-    missing = client.get("/api/v1/cn-ids/check")
-    assert missing.status_code == 400 and "value" in missing.get_json()["error"]["message"]
+    for bad in ({}, {"value": " "}, {"value": 110105}, ["11010519491231002X"]):
+        refused = c.post("/api/v1/cn-ids/check", json=bad, headers=h)
+        assert refused.status_code == 400, bad
+        assert '{"value": "..."}' in error_of(refused)["message"]
+    form = c.post("/api/v1/cn-ids/check", data={"value": "11010519491231002X"}, headers=h)
+    assert form.status_code == 400
+    long = c.post("/api/v1/cn-ids/check", json={"value": "1" * 65}, headers=h)
+    assert long.status_code == 400 and "at most 64" in error_of(long)["message"]
+
+
+def test_the_number_is_never_in_the_url(crm_ids: Context) -> None:
+    c = create_app(crm_ids, testing=True).test_client()
+    h = token_for(crm_ids)
+    assert c.get("/api/v1/cn-ids/check?value=11010519491231002X",
+                 headers=h).status_code == 405
+
+
+def test_a_signed_in_browser_sends_its_csrf_token(client: FlaskClient) -> None:
+    without = client.post("/api/v1/cn-ids/check", json={"value": "91350100M000100Y43"})
+    assert without.status_code == 403
+    token = csrf(client.get("/tools/cn-ids").text)
+    resp = client.post("/api/v1/cn-ids/check", json={"value": "91350100M000100Y43"},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code == 200 and resp.get_json()["checks"]["cn_uscc"]["valid"] is True
 
 
 def test_the_api_route_needs_sign_in(crm_ids: Context) -> None:
     anonymous = create_app(crm_ids, testing=True).test_client()
-    resp = anonymous.get("/api/v1/cn-ids/check?value=11010519491231002X")
+    resp = anonymous.post("/api/v1/cn-ids/check", json={"value": "11010519491231002X"})
     assert resp.status_code == 401 and resp.get_json()["error"]["status"] == 401
 
 

@@ -69,7 +69,7 @@ def test_through_the_api(crm_plugged: Context, chat: Any) -> None:
     assert made.status_code == 201, made.text
     assert [r.json for r in chat.requests] == [
         {"msgtype": "text", "text": {"content": f"新客户 福建公司: {VALID}"}}]
-    check = c.get(f"/api/v1/cn-ids/check?value={VALID}", headers=h)
+    check = c.post("/api/v1/cn-ids/check", json={"value": VALID}, headers=h)
     assert check.status_code == 200 and check.get_json()["valid"] is True
 
 

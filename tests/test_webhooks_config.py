@@ -59,6 +59,15 @@ def _errors(tmp_path: Path, yaml_text: str) -> list[tuple[str, int, str]]:
     ("automations:\n  a:\n    entity: account\n    events: [saved]\n"
      "    actions: [{call_webhook: {url: 'http://x'}}]\n", "CRM-E010", 4, "saved"),
     ("stages: {}\n", "CRM-E060", 1, "webhooks"),
+    ("automations:\n  a:\n    entity: account\n    events: [created]\n    actions:\n"
+     "      - call_webhook: {url: 'http://x', body: 'Deal {name won'}\n",
+     "CRM-E068", 6, "body: expected '}' before end of string"),
+    ("automations:\n  a:\n    entity: account\n    events: [created]\n    actions:\n"
+     "      - call_webhook: {url: 'http://x', body: '{employees:,.2f}'}\n",
+     "CRM-E068", 6, "format specs are not supported"),
+    ("automations:\n  a:\n    entity: account\n    events: [created]\n    actions:\n"
+     "      - call_webhook: {url: 'http://x', body: '{name.__class__.__mro__}'}\n",
+     "CRM-E068", 6, "is not a field name"),
 ])
 def test_bad_yaml_is_a_located_coded_error(tmp_path: Path, text: str, code: str, line: int,
                                            words: str) -> None:
@@ -122,6 +131,30 @@ def test_an_overlay_changes_and_removes_by_name(tmp_path: Path) -> None:
     meta = load_meta([small_pack(tmp_path / "schemas")], ROLES, workflow_dirs=[base, top])
     assert list(meta.webhooks) == ["a"]
     assert meta.webhooks["a"].url == "http://changed" and meta.webhooks["a"].events == ("*",)
+
+
+@pytest.mark.parametrize(("first", "then", "url", "url_env"), [
+    ("url: 'http://a'", "url_env: HOOK_URL", None, "HOOK_URL"),
+    ("url_env: HOOK_URL", "url: 'http://b'", "http://b", None),
+])
+def test_an_overlay_switches_between_url_and_url_env(tmp_path: Path, first: str, then: str,
+                                                     url: str | None,
+                                                     url_env: str | None) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "hooks.yaml").write_text(f"webhooks:\n  a: {{{first}, events: ['*']}}\n")
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "hooks.yaml").write_text(f"webhooks:\n  a: {{{then}}}\n")
+    meta = load_meta([small_pack(tmp_path / "schemas")], ROLES, workflow_dirs=[base, top])
+    hook = meta.webhooks["a"]
+    assert (hook.url, hook.url_env, hook.events) == (url, url_env, ("*",))
+
+
+def test_workflow_hints_are_the_checks_hints() -> None:
+    from app.meta import checks, workflows
+
+    assert workflows._hint is checks._hint
 
 
 def test_publishing_a_webhook_change_is_a_new_version_without_ddl(

@@ -112,3 +112,23 @@ def test_missing_secret_sends_nothing(ctx: Context, monkeypatch: pytest.MonkeyPa
 def test_backoff_doubles() -> None:
     assert [outbox.backoff(n) for n in (1, 2, 3)] == [60.0, 120.0, 240.0]
     assert outbox.backoff(40) == outbox.MAX_DELAY
+
+
+def test_only_a_permanent_answer_gives_up_at_once(ctx: Context,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.events import http, tasks
+
+    def says_gone(url: str, body: bytes, headers: dict[str, str], timeout: float
+                  ) -> http.Answer:  # a receiver's error text must not end the retries
+        return http.Answer(500, "HTTP 500: webhook 'erp' is no longer declared")
+
+    monkeypatch.setattr(http, "post", says_gone)
+    monkeypatch.setenv("TEST_ERP_URL", "http://127.0.0.1:9/")
+    records(ctx).create("account", {"name": "Acme"})
+    row = deliveries(ctx)[0]
+    assert row["status"] == "failed" and row["attempts"] == 3  # webhook_max_attempts: 3
+    gone = outbox.new_ping(ctx.engine, "not_declared")
+    answer = tasks.deliver(ctx, gone)
+    assert answer is not None and answer.permanent
+    row = deliveries(ctx)[-1]
+    assert row["status"] == "failed" and row["attempts"] == 1

@@ -110,3 +110,43 @@ def test_a_hook_failing_after_the_outbox_rolls_it_back(ctx: Context) -> None:
     with pytest.raises(RuntimeError):
         service.create("account", {"name": "Acme"})
     assert deliveries(ctx) == []
+
+
+def test_a_create_is_only_created_even_with_picklist_values(ctx: Context) -> None:
+    from app.plugins import hookimpl, make_plugin_manager
+    from app.records import Records
+
+    moves: list[tuple[str, object, object]] = []
+
+    class Watch:
+        @hookimpl
+        def crm_record_after_transition(self, change: object, field: str, old: object,
+                                        new: object) -> None:
+            moves.append((field, old, new))
+
+    service = Records(ctx.engine, records(ctx).models,
+                      plugins=make_plugin_manager([Watch()], entry_points=False))
+    service.create("account", {"name": "Acme", "industry": "tech"})
+    assert _by_hook(ctx) == {"everything": ["account.created"],
+                             "accounts": ["account.created"]}
+    assert moves == [("industry", None, "tech")]  # the records hook still fires for plugins
+
+
+def test_writes_use_the_services_config_not_a_read_per_write(ctx: Context) -> None:
+    import sqlalchemy as sa
+
+    service = records(ctx)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(ctx.engine, "before_cursor_execute", seen)
+    try:
+        acc = service.create("account", {"name": "Acme", "industry": "tech"})
+        service.update("account", acc["id"], {"industry": "retail"})
+        service.write_many("account", [(None, {"name": f"a{i}"}, None) for i in range(5)])
+    finally:
+        sa.event.remove(ctx.engine, "before_cursor_execute", seen)
+    assert statements and not [s for s in statements if "sys_config_version" in s]
+    assert len(_by_hook(ctx)["everything"]) == 1 + 2 + 5

@@ -18,6 +18,7 @@ from flask_admin.model.widgets import AjaxSelect2Widget
 from app.admin.common import Lazy
 from app.i18n import _
 from app.model.system import users
+from app.textnum import small_int
 from app.web.state import records, state
 
 MAX_LIMIT = 50
@@ -40,7 +41,7 @@ class LookupField(wtforms.Field):
         if raw in ("", "__None"):
             self.data = None
             return
-        if not raw.isdigit() or int(raw) < 1:
+        if not small_int(raw):
             self.data = None
             raise ValueError(_("Choose a record from the list."))
         self.data = int(raw)

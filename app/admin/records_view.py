@@ -42,6 +42,7 @@ from app.i18n import _, get_locale, ngettext
 from app.meta.types import EntityDef, FieldDef
 from app.records import RECORD, Conflict, RecordError, ValidationFailed
 from app.records.values import OWNER
+from app.textnum import small_int
 from app.web.state import actor, records
 from app.web.templating import show
 
@@ -241,15 +242,15 @@ class EntityView(SelectView):
 
     def update_model(self, form: Any, model: Any) -> bool:
         values, errors = self._values(form)
-        version = str(form["version"].data or "").strip()
-        if not version.isdigit():
+        version = small_int(str(form["version"].data or ""))
+        if version is None:
             flash(_("The form lost the record's version; open the record again."), "error")
             return False
         if errors:
             return self._refused(form, errors)
         try:
             record = records().update(self.entity.name, int(model["id"]), values, actor(),
-                                      version=int(version))
+                                      version=version)
         except Conflict as exc:
             flash(exc.message, "error")
             for change in exc.changes:
@@ -275,7 +276,7 @@ class EntityView(SelectView):
     @action("delete", Lazy(lambda: _("Move to the recycle bin")),
             Lazy(lambda: _("Move the selected records to the recycle bin?")))
     def action_delete(self, ids: list[str]) -> None:
-        wanted = [int(i) for i in ids if str(i).isdigit()]
+        wanted = [n for n in map(small_int, ids) if n is not None]
         try:
             done = records().bulk_delete(self.entity.name, wanted, actor())
         except RecordError as exc:

@@ -14,6 +14,7 @@ from app.admin.system_views import ReadOnlyView
 from app.i18n import _, ngettext
 from app.model.system import users
 from app.model.tokens import api_tokens
+from app.textnum import small_int
 from app.tokens import TokenError, revoke_token
 from app.web.state import state
 
@@ -59,7 +60,7 @@ class ApiTokensView(ReadOnlyView):
     def action_revoke(self, ids: list[str]) -> None:
         done = 0
         with state().ctx.engine.begin() as conn:
-            for token_id in (int(i) for i in ids if str(i).isdigit()):
+            for token_id in (n for n in map(small_int, ids) if n is not None):
                 try:
                     revoke_token(conn, token_id)
                 except TokenError:

@@ -15,6 +15,7 @@ from app.admin.common import EqualsFilter, Lazy, Row, when
 from app.admin.system_views import ReadOnlyView
 from app.i18n import _, ngettext
 from app.model.system_events import webhook_deliveries
+from app.textnum import small_int
 from app.web.state import state
 
 STATUSES = {
@@ -77,7 +78,7 @@ class WebhookDeliveriesView(ReadOnlyView):
         from app.tasks.queue import queue_of
 
         engine = state().ctx.engine
-        wanted = [int(i) for i in ids if str(i).isdigit()]
+        wanted = [n for n in map(small_int, ids) if n is not None]
         done = [i for i in wanted if outbox.redeliver(engine, i)]
         queue = queue_of(engine)
         if queue is not None:  # else the worker's sweep sends them within a minute

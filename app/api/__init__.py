@@ -43,8 +43,9 @@ def init_api(app: Flask, limiter: Limiter) -> None:
         if bp is not api:
             api.register_blueprint(bp)
         csrf.exempt(bp)  # the API checks the CSRF header itself for session callers
-    limiter.limit(app.extensions["crm"].ctx.settings.api_rate_limit,
-                  key_func=auth.rate_limit_key)(api)
+    # one budget per caller across every API route (a per-route limit would multiply it)
+    limiter.shared_limit(app.extensions["crm"].ctx.settings.api_rate_limit, scope="api",
+                         key_func=auth.rate_limit_key)(api)
     app.register_blueprint(api)
 
 

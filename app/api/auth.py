@@ -12,12 +12,12 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import Forbidden, Unauthorized
 from wtforms.validators import ValidationError
 
-from app.i18n import _, get_locale
+from app.i18n import _
 from app.model.system import users
 from app.records import Actor
-from app.tokens import check_token, digest
+from app.tokens import TokenUser, check_token
 from app.web.auth import User
-from app.web.state import state
+from app.web.state import actor, state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -35,10 +35,7 @@ def authenticate() -> None:
         scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiUnauthorized(_("Use 'Authorization: Bearer <token>'."))
-        with state().ctx.engine.begin() as conn:
-            found = check_token(conn, token.strip())
-            row = conn.execute(sa.select(users).where(users.c.id == found.user_id)).first() \
-                if found else None
+        found, row = _token_user(token.strip())
         if found is None or row is None:
             raise ApiUnauthorized(_("The token is unknown, revoked or expired."))
         if found.scope == "read" and request.method not in SAFE_METHODS:
@@ -68,16 +65,33 @@ def api_user_id() -> int:
 
 
 def api_actor() -> Actor:
-    user = g.api_user
-    return Actor(int(user.id), user.username, tuple(user.roles), get_locale())
+    return actor(g.api_user)
+
+
+def _token_user(token: str) -> tuple[TokenUser | None, Any]:
+    """The token's grant and its user row, looked up once per request (the rate limiter asks
+    first, then the sign-in)."""
+    if "api_token_lookup" not in g:
+        with state().ctx.engine.begin() as conn:
+            found = check_token(conn, token)
+            row = conn.execute(sa.select(users).where(users.c.id == found.user_id)).first() \
+                if found else None
+        g.api_token_lookup = (found, row)
+    result: tuple[TokenUser | None, Any] = g.api_token_lookup
+    return result
 
 
 def rate_limit_key() -> str:
-    """Limits count per token, else per signed-in user, else per address. (The limiter runs
-    before the API signs the caller in, so this reads the credentials itself.)"""
+    """Limits count per valid token, else per signed-in user, else per address: made-up
+    tokens count against the caller's address. (The limiter runs before the API signs the
+    caller in, so this reads the credentials itself.)"""
     header = request.headers.get("Authorization", "")
-    if header:
-        return "token:" + digest(header.partition(" ")[2].strip())[:24]
+    scheme, _sep, token = header.partition(" ")
+    if header and scheme.lower() == "bearer" and token.strip():
+        found, row = _token_user(token.strip())
+        if found is not None and row is not None:
+            return f"token:{found.token_id}"
+        return f"ip:{request.remote_addr}"
     user: Any = current_user
     if getattr(user, "is_authenticated", False):
         return f"user:{user.id}"

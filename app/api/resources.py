@@ -15,6 +15,7 @@ from app.i18n import _
 from app.meta.types import EntityDef
 from app.records import Conflict, RecordError
 from app.records import query as q
+from app.textnum import small_int
 from app.web.state import entity_or_404, records
 
 bp = Blueprint("api_records", __name__)
@@ -41,6 +42,8 @@ def list_records(entity: str) -> Response:
     query = replace(query, page_size=limit, cursor=args.get("cursor") or None, backward=False)
     only = serialize.parse_names(args.get("fields"), _field_names(e), "fields")
     expand = serialize.parse_names(args.get("expand"), serialize.expandable(rec, e), "expand")
+    if only:
+        only += [n for n in expand if n not in only]  # an expanded link keeps its id
     page = q.run(rec, entity, query, with_count=True)
     fields = serialize.api_fields(rec, e)
     rows = [serialize.to_json(rec, e, r, only, fields) for r in page.rows]
@@ -70,6 +73,8 @@ def get_record(entity: str, id: int) -> Response:
     for key in request.args:
         if key not in ("fields", "expand"):
             raise q.QueryError(_("Unknown parameter '%(name)s'.", name=key[:60]))
+    if only:
+        only += [n for n in expand if n not in only]  # an expanded link keeps its id
     found = rec.get(entity, id)
     row = serialize.to_json(rec, e, found, only)
     serialize.expand(rec, e, [row], expand)
@@ -142,10 +147,11 @@ def _field_names(e: EntityDef) -> list[str]:
 def _limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return q.DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= q.MAX_PAGE_SIZE:
+    limit = small_int(raw, q.MAX_PAGE_SIZE)
+    if not limit:
         raise q.QueryError(_("limit must be a whole number from 1 to %(max)s.",
                              max=q.MAX_PAGE_SIZE))
-    return int(raw)
+    return limit
 
 
 def _body() -> dict[str, Any]:
@@ -167,10 +173,10 @@ def _if_match() -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None:
         return None
-    text = raw.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 9:
+    version = small_int(raw.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise BadRequest(_("If-Match must be the record's ETag, for example \"3\"."))
-    return int(text)
+    return version
 
 
 def _precondition(exc: Conflict) -> RecordError:

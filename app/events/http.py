@@ -24,10 +24,14 @@ USER_AGENT = "yamlcrm-webhooks/1"
 
 @dataclass(frozen=True)
 class Answer:
-    """What the receiver said: a status code (None when no answer came) and an error text."""
+    """What the receiver said: a status code (None when no answer came), an error text, and
+    the start of the answer's body. `permanent`: trying again cannot help (give up now)."""
 
     status: int | None
     error: str | None = None
+    permanent: bool = False
+    #: the first 64 KiB of the answer (2 KiB of an error answer), decoded as UTF-8
+    text: str = ""
 
     @property
     def ok(self) -> bool:
@@ -35,21 +39,26 @@ class Answer:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+    """POST `body` to `url` (`headers` may replace the User-Agent). Errors never hold the URL:
+    its path or query may carry a key."""
     if not url.startswith(("http://", "https://")):
-        return Answer(None, f"not an http(s) URL: {url[:80]}")
+        return Answer(None, "not an http(s) URL")
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"User-Agent": USER_AGENT, **headers})
     try:
         with _OPENER.open(req, timeout=timeout) as resp:
-            resp.read(65536)
+            text = resp.read(65536).decode("utf-8", "replace")
             status = int(resp.status)
     except urllib.error.HTTPError as exc:
-        text = exc.read(300).decode("utf-8", "replace") if exc.fp else ""
+        text = exc.read(2048).decode("utf-8", "replace") if exc.fp else ""
         exc.close()
-        return Answer(exc.code, f"HTTP {exc.code} {exc.reason}: {text}".strip())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Answer(exc.code, f"HTTP {exc.code} {exc.reason}: {text[:300]}".strip(),
+                      text=text)
+    except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return Answer(None, f"{type(exc).__name__}: {reason}")
+    except ValueError as exc:  # its text may quote the URL
+        return Answer(None, f"{type(exc).__name__}: the URL is not valid")
     if 200 <= status < 300:
-        return Answer(status)
-    return Answer(status, f"HTTP {status}")
+        return Answer(status, text=text)
+    return Answer(status, f"HTTP {status}", text=text)

@@ -2,11 +2,14 @@
 
 In the record's transaction `record_event` inserts one `sys_webhook_delivery` row per matching
 webhook and one `sys_automation_run` row per matching automation whose `when` holds, so a
-rollback leaves none and a crash after commit loses none. The subscriptions come from the live
-config version (the one every process agrees on), read once per version and engine.
+rollback leaves none and a crash after commit loses none. The subscriptions are those of the
+config version the records service runs on (`Change.meta`), worked out once per version; the
+worker reads the live version (`live_subscriptions`, through app.migrate.publish).
 
-A worker claims a row (`claimed_until`), does it, and records the outcome: done, or a retry at
-`next_attempt_at` (exponential backoff), or `failed` after `webhook_max_attempts` tries.
+A worker claims a row (a fresh `claim` token and `claimed_until`, long enough for the timeouts
+of the work), does it, and records the outcome with that token: done, or a retry at
+`next_attempt_at` (exponential backoff), or `failed` after `webhook_max_attempts` tries. A
+worker whose claim ran out and was taken over records nothing (the new holder does).
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.expr import ExprError, Expression, parse
-from app.meta.types import AutomationDef, WebhookDef
-from app.meta.workflows import automations_from_dict, webhooks_from_dict
+from app.meta.types import AutomationDef, Meta, WebhookDef
 from app.model.system import config_versions
 from app.model.system_events import (
     DONE,
@@ -41,10 +43,12 @@ log = logging.getLogger(__name__)
 #: seconds before the first retry; each next one waits twice as long (capped at MAX_DELAY)
 RETRY_BASE = 60.0
 MAX_DELAY = 6 * 3600.0
-#: how long a worker may hold a row before another may take it over
-CLAIM_SECONDS = 120
+#: seconds a claim lasts beyond the timeouts of the work it covers (see `claim_seconds`)
+CLAIM_MARGIN = 60.0
 #: key under which a Change carries the outbox rows it made (read after commit)
 STASH = "_crm_outbox"
+#: key under which a Meta carries its Subscriptions
+_MEMO = "_crm_subscriptions"
 KINDS = {"deliver": webhook_deliveries, "automation": automation_runs}
 
 
@@ -65,40 +69,58 @@ def jsonable(value: Any) -> Any:
 
 @dataclass
 class Subscriptions:
-    """The webhooks and automations of one config version (with parsed `when`s)."""
+    """The webhooks and automations of one config version, with their parsed `when`s and, per
+    `(entity, event)`, those that match (worked out on first use)."""
 
     version: int | None
     webhooks: Mapping[str, WebhookDef] = field(default_factory=dict)
     automations: Mapping[str, AutomationDef] = field(default_factory=dict)
     conditions: dict[str, Expression | None] = field(default_factory=dict)
+    matching: dict[tuple[str, str], tuple[list[WebhookDef], list[AutomationDef]]] = field(
+        default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.webhooks or self.automations)
 
+    def match(self, entity: str, event: str) -> tuple[list[WebhookDef], list[AutomationDef]]:
+        """The active webhooks and automations `<entity>.<event>` concerns (before `when`)."""
+        found = self.matching.get((entity, event))
+        if found is None:
+            found = self.matching.setdefault((entity, event), (
+                [h for h in self.webhooks.values() if h.active and h.matches(entity, event)],
+                [a for a in self.automations.values()
+                 if a.active and a.entity == entity and event in a.on]))
+        return found
 
-_SUBS: weakref.WeakKeyDictionary[sa.Engine, Subscriptions] = weakref.WeakKeyDictionary()
-_SUBS_LOCK = threading.Lock()
+
+def subscriptions(meta: Meta, version: int | None = None) -> Subscriptions:
+    """The Subscriptions of `meta`, made once and kept on it (a Meta never changes)."""
+    subs: Subscriptions | None = vars(meta).get(_MEMO)
+    if subs is None:
+        subs = vars(meta).setdefault(_MEMO, Subscriptions(version, meta.webhooks,
+                                                          meta.automations))
+    return subs
+
+
+_LIVE: weakref.WeakKeyDictionary[sa.Engine, Subscriptions] = weakref.WeakKeyDictionary()
+_LIVE_LOCK = threading.Lock()
 
 
 def live_subscriptions(conn: sa.Connection) -> Subscriptions:
-    """What the live config version declares (one indexed read per call; the snapshot is read
-    again only when the version changed)."""
+    """What the live config version declares (for the worker: one indexed read per call; the
+    version is loaded through `active_version` only when it changed)."""
+    from app.migrate.publish import active_version, current_version_id
+
     engine = conn.engine
-    cached = _SUBS.get(engine)
+    cached = _LIVE.get(engine)
     if cached is None and not sa.inspect(conn).has_table(config_versions.name):
         return Subscriptions(None)
-    version = conn.execute(sa.select(sa.func.max(config_versions.c.id))).scalar()
-    if cached is not None and cached.version == version:
+    if cached is not None and cached.version == current_version_id(conn):
         return cached
-    snapshot = conn.execute(sa.select(config_versions.c.snapshot)
-                            .where(config_versions.c.id == version)).scalar() or {}
-    from app.meta.types import Source
-
-    src = Source(f"config version {version}")
-    subs = Subscriptions(version, webhooks_from_dict(snapshot.get("webhooks") or {}, src),
-                         automations_from_dict(snapshot.get("automations") or {}, src))
-    with _SUBS_LOCK:
-        _SUBS[engine] = subs
+    version, meta = active_version(conn)
+    subs = subscriptions(meta, version) if meta is not None else Subscriptions(version)
+    with _LIVE_LOCK:
+        _LIVE[engine] = subs
     return subs
 
 
@@ -132,13 +154,13 @@ def _holds(subs: Subscriptions, auto: AutomationDef, change: Change) -> bool:
 def record_event(change: Change, event: str, changes: Mapping[str, Any] | None = None,
                  transition: Mapping[str, Any] | None = None) -> None:
     """In the transaction: write the outbox rows `<entity>.<event>` matches."""
-    subs = live_subscriptions(change.conn)
+    subs = (subscriptions(change.meta) if change.meta is not None
+            else live_subscriptions(change.conn))
     if not subs:
         return
     entity = change.entity.name
-    hooks = [h for h in subs.webhooks.values() if h.active and h.matches(entity, event)]
-    autos = [a for a in subs.automations.values()
-             if a.active and a.entity == entity and event in a.on and _holds(subs, a, change)]
+    hooks, candidates = subs.match(entity, event)
+    autos = [a for a in candidates if _holds(subs, a, change)]
     if not hooks and not autos:
         return
     now = datetime.now(UTC)
@@ -172,22 +194,42 @@ def record_event(change: Change, event: str, changes: Mapping[str, Any] | None =
 
 
 # --- the worker's side ---------------------------------------------------------------------
-def claim(engine: sa.Engine, table: sa.Table, row_id: int, *, force: bool = False
-          ) -> dict[str, Any] | None:
-    """Take a due, pending row for this worker (None when it is not due, done, or another
-    worker holds it)."""
+def claim_seconds(*timeouts: float) -> float:
+    """How long to hold a row for work made of calls with these timeouts: twice each (a timeout
+    bounds each network wait, not the whole call) plus CLAIM_MARGIN."""
+    return CLAIM_MARGIN + sum(2.0 * float(t) for t in timeouts)
+
+
+def claim(engine: sa.Engine, table: sa.Table, row_id: int, *, seconds: float,
+          force: bool = False) -> dict[str, Any] | None:
+    """Take a due, pending row for this worker for `seconds` (None when it is not due, done,
+    or another worker holds it). The row returned carries the worker's `claim` token, which
+    `hold` and `finish` check."""
     now = datetime.now(UTC)
     c = table.c
     cond = [c.id == row_id, c.status == PENDING,
             sa.or_(c.claimed_until.is_(None), c.claimed_until < now)]
     if not force:
         cond.append(c.next_attempt_at <= now + timedelta(seconds=1))
+    token = uuid.uuid4().hex
     with engine.begin() as conn:
         done = conn.execute(table.update().where(*cond).values(
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
+            claim=token, claimed_until=now + timedelta(seconds=seconds)))
         if done.rowcount != 1:
             return None
         return dict(conn.execute(sa.select(table).where(c.id == row_id)).one()._mapping)
+
+
+def hold(engine: sa.Engine, table: sa.Table, row: Mapping[str, Any], seconds: float,
+         **values: Any) -> bool:
+    """Keep the claim on `row` for `seconds` from now, recording `values` (`steps_done`).
+    False: the claim ran out and another worker took the row over (stop working on it)."""
+    until = datetime.now(UTC) + timedelta(seconds=seconds)
+    with engine.begin() as conn:
+        done = conn.execute(table.update().where(
+            table.c.id == row["id"], table.c.claim == row["claim"])
+            .values(claimed_until=until, **values))
+    return done.rowcount == 1
 
 
 def backoff(attempts: int) -> float:
@@ -198,11 +240,12 @@ def backoff(attempts: int) -> float:
 def finish(engine: sa.Engine, table: sa.Table, row: Mapping[str, Any], *, ok: bool,
            error: str | None, max_attempts: int, give_up: bool = False,
            **extra: Any) -> float | None:
-    """Record one attempt. Returns the delay before the retry, or None when the row is done
-    or failed."""
+    """Record one attempt, if this worker still holds the row (`row["claim"]`). Returns the
+    delay before the retry, or None when the row is done or failed, or was taken over (then
+    the new holder records its own attempt)."""
     now = datetime.now(UTC)
     attempts = int(row["attempts"]) + 1
-    values: dict[str, Any] = {"attempts": attempts, "claimed_until": None,
+    values: dict[str, Any] = {"attempts": attempts, "claimed_until": None, "claim": None,
                               "last_error": error, **extra}
     retry: float | None = None
     if ok:
@@ -213,7 +256,13 @@ def finish(engine: sa.Engine, table: sa.Table, row: Mapping[str, Any], *, ok: bo
         retry = backoff(attempts)
         values.update(status=PENDING, next_attempt_at=now + timedelta(seconds=retry))
     with engine.begin() as conn:
-        conn.execute(table.update().where(table.c.id == row["id"]).values(**values))
+        done = conn.execute(table.update().where(
+            table.c.id == row["id"], table.c.claim == row["claim"]).values(**values))
+    if done.rowcount != 1:
+        log.warning("%s #%s: the claim ran out and another worker took it over; this "
+                    "attempt (%s) is not recorded", table.name, row["id"],
+                    "ok" if ok else error)
+        return None
     return retry
 
 
@@ -235,13 +284,18 @@ def due(engine: sa.Engine, limit: int = 500) -> list[tuple[str, int]]:
 
 
 def redeliver(engine: sa.Engine, delivery_id: int) -> bool:
-    """Make a delivery pending again, due now (one more attempt). False: no such row."""
+    """Make a delivery pending again, due now (one more attempt). A delivery a worker is
+    sending right now is left to it (that is the attempt). False: no such row."""
+    now = datetime.now(UTC)
+    c = webhook_deliveries.c
     with engine.begin() as conn:
-        done = conn.execute(webhook_deliveries.update()
-                            .where(webhook_deliveries.c.id == delivery_id)
-                            .values(status=PENDING, next_attempt_at=datetime.now(UTC),
-                                    claimed_until=None, finished_at=None))
-    return done.rowcount == 1
+        done = conn.execute(webhook_deliveries.update().where(
+            c.id == delivery_id, sa.or_(c.claimed_until.is_(None), c.claimed_until < now))
+            .values(status=PENDING, next_attempt_at=now, claimed_until=None, claim=None,
+                    finished_at=None))
+        if done.rowcount == 1:
+            return True
+        return conn.execute(sa.select(c.id).where(c.id == delivery_id)).first() is not None
 
 
 def new_ping(engine: sa.Engine, webhook: str) -> int:

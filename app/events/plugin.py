@@ -40,6 +40,8 @@ def crm_record_after_delete(change: Change) -> None:
 
 @hookimpl
 def crm_record_after_transition(change: Change, field: str, old: Any, new: Any) -> None:
+    if change.action == "create":  # a new record is one `created` event, its picklists in it
+        return
     outbox.record_event(change, "transition", {field: [old, new]},
                         transition={"field": field, "from": old, "to": new})
 

@@ -19,6 +19,7 @@ from huey import crontab
 from app.actions import ActionContext
 from app.actions import registry as actions
 from app.events import http, outbox, signing
+from app.meta.types import ActionRef
 from app.model.system_events import automation_runs, webhook_deliveries
 from app.tasks.queue import queue_of, task
 
@@ -44,7 +45,8 @@ def send(ctx: Context, row: dict[str, Any]) -> http.Answer:
     """One signed POST of a delivery row to its webhook as the live config declares it."""
     hook = _subs(ctx).webhooks.get(row["webhook"])
     if hook is None:
-        return http.Answer(None, f"webhook '{row['webhook']}' is no longer declared")
+        return http.Answer(None, f"webhook '{row['webhook']}' is no longer declared",
+                           permanent=True)
     url = hook.url or os.environ.get(hook.url_env or "", "")
     if not url:
         return http.Answer(None, f"environment variable {hook.url_env} is not set")
@@ -62,7 +64,8 @@ def send(ctx: Context, row: dict[str, Any]) -> http.Answer:
 @task("events.deliver")
 def deliver(ctx: Context, delivery_id: int, force: bool = False) -> http.Answer | None:
     """Try one delivery (when it is due and no other worker holds it)."""
-    row = outbox.claim(ctx.engine, webhook_deliveries, delivery_id, force=force)
+    row = outbox.claim(ctx.engine, webhook_deliveries, delivery_id, force=force,
+                       seconds=outbox.claim_seconds(ctx.settings.webhook_timeout))
     if row is None:
         return None
     try:
@@ -70,18 +73,27 @@ def deliver(ctx: Context, delivery_id: int, force: bool = False) -> http.Answer 
     except Exception as exc:  # a bug must not leave the row claimed: record it and retry
         log.exception("webhook delivery %s failed", delivery_id)
         answer = http.Answer(None, f"{type(exc).__name__}: {exc}")
-    gone = answer.error is not None and "no longer declared" in answer.error
     delay = outbox.finish(ctx.engine, webhook_deliveries, row, ok=answer.ok,
                           error=answer.error, max_attempts=ctx.settings.webhook_max_attempts,
-                          give_up=gone, last_status_code=answer.status)
+                          give_up=answer.permanent, last_status_code=answer.status)
     _retry(ctx, "deliver", delivery_id, delay)
     return answer
 
 
+def step_timeout(ctx: Context, step: ActionRef) -> float:
+    """The longest a step should take: its own `timeout` parameter, else `webhook_timeout`."""
+    given = step.params.get("timeout")
+    if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
+        return float(given)
+    return float(ctx.settings.webhook_timeout)
+
+
 @task("events.run_automation")
 def run_automation(ctx: Context, run_id: int) -> None:
-    """Run an automation's actions in order, continuing after those a failed try finished."""
-    row = outbox.claim(ctx.engine, automation_runs, run_id)
+    """Run an automation's actions in order, continuing after those a failed try finished.
+    The claim covers the timeouts of the steps left; each step done is recorded at once."""
+    row = outbox.claim(ctx.engine, automation_runs, run_id,
+                       seconds=outbox.claim_seconds(ctx.settings.webhook_timeout))
     if row is None:
         return
     auto = _subs(ctx).automations.get(row["automation"])
@@ -96,6 +108,9 @@ def run_automation(ctx: Context, run_id: int) -> None:
                                actor_id=context.get("actor_id"))
     done = int(row["steps_done"])
     error: str | None = None
+    budget = [step_timeout(ctx, step) for step in auto.actions]
+    if not outbox.hold(ctx.engine, automation_runs, row, outbox.claim_seconds(*budget[done:])):
+        return
     for step in auto.actions[done:]:
         action = actions.get(step.action)
         try:
@@ -107,6 +122,11 @@ def run_automation(ctx: Context, run_id: int) -> None:
             error = f"{step.action}: {type(exc).__name__}: {exc}"
             break
         done += 1
+        if not outbox.hold(ctx.engine, automation_runs, row,
+                           outbox.claim_seconds(*budget[done:]), steps_done=done):
+            log.warning("automation run %s: the claim ran out and another worker took it "
+                        "over; stopping after step %s", run_id, done)
+            return
     delay = outbox.finish(ctx.engine, automation_runs, row, ok=error is None, error=error,
                           max_attempts=ctx.settings.webhook_max_attempts, steps_done=done)
     _retry(ctx, "automation", run_id, delay)

@@ -21,6 +21,7 @@ from app.fields.base import (
 )
 from app.i18n import _
 from app.meta.types import FieldDef, table_name
+from app.textnum import SQL_INT_MAX, small_int
 
 if TYPE_CHECKING:
     from app.meta.types import EntityDef, Meta
@@ -45,8 +46,10 @@ def _integral(value: float | Decimal) -> bool:
 def record_id(value: Any) -> int:
     """A positive whole number: an int, or digits in a string."""
     number: Any = value
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    if isinstance(value, str) and value.strip().isdecimal():
+        number = small_int(value, SQL_INT_MAX)
+        if number is None:  # beyond any record id
+            number = 0
     elif isinstance(value, float | Decimal) and _integral(value):
         number = int(value)
     if isinstance(number, int) and not isinstance(number, bool) and number > 0:

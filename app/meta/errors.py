@@ -32,6 +32,15 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E046 | formulas refer to each other in a circle |
 | CRM-E047 | two views of one entity share a name |
 | CRM-E050 | config.yaml: unknown key, bad value, or an `extends` that cannot be followed |
+| CRM-E060 | a workflows file holds neither `webhooks:` nor `automations:` |
+| CRM-E061 | a webhook event names an unknown entity or event |
+| CRM-E062 | a webhook needs exactly one of `url` or `url_env` |
+| CRM-E063 | a webhook's `fields` names no field of the entities it matches |
+| CRM-E064 | an automation names an unknown entity |
+| CRM-E065 | an unknown action |
+| CRM-E066 | action parameters that do not fit the action's schema |
+| CRM-E067 | a webhook or automation defined twice in one layer, or removing a missing one |
+| CRM-E068 | an action template that cannot be rendered (`{field}` only) |
 """
 
 from __future__ import annotations

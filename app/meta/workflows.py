@@ -18,13 +18,14 @@ automations:
 
 Folders are read base layer first, like schemas; a later layer's webhook or automation of the
 same name changes it key by key, and `remove: true` drops it. Files named `*.example.yaml` are
-skipped. Every problem is a `ConfigError` with file, line and a code (CRM-E060..E067, and the
-expression codes for `when`). The result goes on `Meta.webhooks` / `Meta.automations`.
+skipped. Every problem is a `ConfigError` with file, line and a code (CRM-E060..E068, and the
+expression codes for `when`). A layer that sets `url` drops the earlier `url_env` (and the
+other way round). Every string parameter of an action is a text template: `{field}` names only
+(`app.actions.check_template`, CRM-E068). The result goes on `Meta.webhooks` / `Meta.automations`.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 import jsonschema
 
+from app.meta.checks import _hint
 from app.meta.errors import ConfigError
 from app.meta.types import (
     IDENTIFIER,
@@ -138,18 +140,17 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
                     else:
                         del merged[kind][name]
                     continue
-                body = {**(current[0] if current else {}), **spec}
+                earlier = dict(current[0]) if current else {}
+                for one, other in (("url", "url_env"), ("url_env", "url")):
+                    if kind == "webhooks" and one in spec:
+                        earlier.pop(other, None)  # a layer switching url <-> url_env
+                body = {**earlier, **spec}
                 merged[kind][name] = (body, doc)
     webhooks = {name: _webhook(name, body, doc, meta, errors)
                 for name, (body, doc) in merged["webhooks"].items()}
     automations = {name: _automation(name, body, doc, meta, errors)
                    for name, (body, doc) in merged["automations"].items()}
     return webhooks, automations, errors
-
-
-def _hint(name: str, options: Any) -> str:
-    match = difflib.get_close_matches(name, list(options), 1)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
@@ -193,7 +194,7 @@ def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
 
 def _automation(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                 errors: list[ConfigError]) -> AutomationDef:
-    from app.actions import registry
+    from app.actions import check_template, registry
     from app.fields import registry as field_registry
     from app.meta.checks import check_expression, expr_kinds
 
@@ -234,10 +235,29 @@ def _automation(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                                       f"{err.message}",
                                       at((*base, "actions", i, action_name,
                                           *err.absolute_path))))
+        for path, text in _strings(params):
+            problem = check_template(text)
+            if problem:
+                errors.append(ConfigError("CRM-E068", f"automation '{name}': action "
+                                          f"'{action_name}' {'.'.join(map(str, path))}: "
+                                          f"{problem}",
+                                          at((*base, "actions", i, action_name, *path))))
         steps.append(ActionRef(action_name, freeze(params)))
     return AutomationDef(name=name, entity=ent, on=tuple(body.get("events") or ()),
                          actions=tuple(steps), when=str(when) if when else None,
                          active=bool(body.get("active", True)), source=at(base))
+
+
+def _strings(value: Any, path: tuple[str | int, ...] = ()
+             ) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every string in an action's parameters, with its path (they are all templates)."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [found for k, v in value.items() for found in _strings(v, (*path, k))]
+    if isinstance(value, list | tuple):
+        return [found for i, v in enumerate(value) for found in _strings(v, (*path, i))]
+    return []
 
 
 def webhooks_to_dict(hooks: Mapping[str, WebhookDef]) -> dict[str, Any]:

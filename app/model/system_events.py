@@ -3,7 +3,7 @@
 Rows are inserted inside the record's transaction (so a rollback leaves none, and a crash after
 commit loses none), then handed to the task queue after commit. A sweep re-enqueues pending rows
 whose `next_attempt_at` has passed. `claimed_until` keeps two workers from sending one row at
-the same time.
+the same time, and `claim` (a token per claim) lets only the holder record the outcome.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def _outbox_columns() -> list[sa.Column[object]]:
         sa.Column("attempts", sa.Integer, nullable=False, default=0),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_until", sa.DateTime(timezone=True)),
+        #: the token of the worker holding the row (its outcome is recorded only with it)
+        sa.Column("claim", sa.String(32)),
         sa.Column("last_error", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.meta.types import EntityDef
+from app.meta.types import EntityDef, Meta
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Change:
     id: int | None = None
     #: the saved record (after the write)
     record: dict[str, Any] = field(default_factory=dict)
+    #: the config version the records service runs on (its models' Meta: webhooks,
+    #: automations ...); None when a Change is made outside the service
+    meta: Meta | None = None
 
     def changed(self) -> dict[str, tuple[Any, Any]]:
         """Field -> (old, new) for the fields this change sets to a different value."""

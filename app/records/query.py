@@ -45,6 +45,7 @@ from app.meta.types import EntityDef, FieldDef
 from app.model.system import users
 from app.records.errors import RecordError
 from app.records.service import Records
+from app.textnum import small_int
 
 PAGE_SIZES: tuple[int, ...] = (10, 25, 50, 100, 200)
 MAX_PAGE_SIZE = 500
@@ -507,10 +508,11 @@ def from_params(records: Records, entity: EntityDef, args: Mapping[str, Sequence
     size_text = one("size")
     size = entity.list_view.page_size or DEFAULT_PAGE_SIZE
     if size_text:
-        if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+        chosen = small_int(size_text, MAX_PAGE_SIZE)
+        if not chosen:
             raise QueryError(_("The page size must be between 1 and %(max)s.",
                                max=MAX_PAGE_SIZE))
-        size = int(size_text)
+        size = chosen
     cols = tuple(c.strip() for v in args.get("cols") or () for c in str(v).split(",")
                  if c.strip())  # `cols=a,b` or one `cols` per column picker checkbox
     resolve_columns(records, entity, cols)

@@ -258,7 +258,7 @@ class Records:
         values, errors = coerce(spec, raw, system=actor.is_system)
         owner = values.pop(OWNER, actor.id)
         apply_defaults(spec, values, set(raw))
-        change = Change(spec.entity, "create", actor, conn, values)
+        change = Change(spec.entity, "create", actor, conn, values, meta=self.meta)
         self._check(conn, spec, change, errors, owner)
         table = self.table(entity)
         now = datetime.now(UTC)
@@ -292,7 +292,7 @@ class Records:
         owner = given.pop(OWNER, old["owner_id"])
         stored = {f: self._normal(spec, f, old[f]) for f in spec.columns}
         change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
-                        id=record_id)
+                        id=record_id, meta=self.meta)
         self._check(conn, spec, change, errors, owner)
         self._before_save(change)
         diff = {k: v for k, v in change.values.items() if k in spec.columns and stored.get(k) != v}
@@ -325,7 +325,8 @@ class Records:
             raise self._conflict(conn, entity, old, int(version))
         self._check_restrict(conn, entity, record_id)
         spec = self.spec(entity)
-        change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id)
+        change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id,
+                        meta=self.meta)
         self._hook("crm_record_before_delete", change)
         table = self.table(entity)
         conn.execute(table.update().where(table.c.id == record_id).values(
@@ -348,7 +349,8 @@ class Records:
         if old["deleted_at"] is None:
             raise RecordError(_("This record is not in the recycle bin."))
         spec = self.spec(entity)
-        change = Change(spec.entity, "restore", actor, conn, {}, old=old, id=record_id)
+        change = Change(spec.entity, "restore", actor, conn, {}, old=old, id=record_id,
+                        meta=self.meta)
         self._hook("crm_record_before_save", change)
         conn.execute(table.update().where(table.c.id == record_id).values(
             deleted_at=None, version=old["version"] + 1, updated_by_id=actor.id))

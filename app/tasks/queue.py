@@ -73,6 +73,7 @@ class CrmQueue(huey.Huey):
 
     def __init__(self, ctx: Context, name: str = "crm", **kwargs: Any) -> None:
         self.ctx = ctx
+        ctx.plugins  # noqa: B018  (the plugins' actions are registered before a task runs)
         self.crm_tasks: dict[str, TaskWrapper] = {}
         super().__init__(name, results=False, **kwargs)
         for module in TASK_MODULES:

@@ -21,7 +21,6 @@ from app import i18n
 from app.context import Context
 from app.meta.types import Meta
 from app.model.build import Models
-from app.plugins import plugin_manager_for
 from app.web import auth, errors, home, tokens
 from app.web.state import WebState
 
@@ -52,7 +51,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
         TESTING=testing,
     )
     app.extensions["crm"] = WebState(ctx, meta, models, version,
-                                     plugins or plugin_manager_for(ctx.settings))
+                                     plugins if plugins is not None else ctx.plugins)
     CSRFProtect(app)
     Bootstrap5(app)
     auth.init_login(app)

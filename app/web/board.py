@@ -37,6 +37,7 @@ from app.meta.types import EntityDef, FieldDef, label_text
 from app.model.system import users
 from app.records import Conflict, NotFound, RecordError, ValidationFailed
 from app.records.search import contains
+from app.textnum import small_int
 from app.web import format as fmt
 from app.web.state import actor, entity_or_404, records, state
 from app.web.templating import show
@@ -285,8 +286,8 @@ def _failure(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 def _int(value: Any) -> int | None:
     """A whole number that fits an SQL integer, from JSON or form text; else None."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        return small_int(value, MAX_INT)
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value if abs(value) <= MAX_INT else None

@@ -25,6 +25,7 @@ from app.records import Conflict, NotFound
 from app.records import related as rel
 from app.records.attachments import aware
 from app.records.values import is_empty, visibility
+from app.textnum import small_int
 from app.web import formbuild
 from app.web.state import actor, entity_or_404, records
 from app.web.templating import show
@@ -266,9 +267,10 @@ def form_version() -> int | None:
     raw = (request.form.get("version") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > MAX_ID:
+    number = small_int(raw, MAX_ID)
+    if number is None:
         abort(400)
-    return int(raw)
+    return number
 
 
 @bp.post("/<entity>/<int:record_id>/restore")

@@ -55,6 +55,7 @@ from app.records.values import (
     visibility,
     with_formulas,
 )
+from app.textnum import small_int
 from app.web import formbuild
 from app.web.formbuild import EntityForm, is_editable
 from app.web.lookups import USERS, user_titles
@@ -209,8 +210,9 @@ def conditions(entity: str) -> ResponseReturnValue:
     typed = formbuild.json_values(form, e, payload)
     spec = records().spec(e.name)
     record_id = payload.get("_id")
-    if isinstance(record_id, int | str) and str(record_id).isdigit():
-        values = {**records().get(e.name, int(record_id)), **typed}
+    rid = small_int(record_id)
+    if rid is not None:
+        values = {**records().get(e.name, rid), **typed}
     else:
         values = dict(typed)
         apply_defaults(spec, values, set(typed))
@@ -222,11 +224,11 @@ def conditions(entity: str) -> ResponseReturnValue:
 
 # --- saving ----------------------------------------------------------------------------------
 def _posted_version() -> int:
-    raw = request.form.get(VERSION, "")
-    if not raw.isdigit():
+    version = small_int(request.form.get(VERSION, ""))
+    if version is None:
         raise RecordError(_("The form does not say which version of the record it edits. "
                             "Reload the page and try again."))
-    return int(raw)
+    return version
 
 
 def _saved(e: EntityDef, record_id: int, message: str) -> ResponseReturnValue:

@@ -24,6 +24,7 @@ from app.records.mywork import (
     my_deals,
     recent,
 )
+from app.textnum import small_int
 from app.web.state import actor, records, state
 from app.web.templating import nav_entities
 
@@ -92,7 +93,7 @@ def mark_done(record_id: int) -> ResponseReturnValue:
         return render_template("error.html", status=404,
                                message=_("This page or record does not exist.")), 404
     raw = request.form.get("version", "")
-    version = int(raw) if raw.strip().isdigit() else None
+    version = small_int(raw)
     try:
         saved = records().update(ACTIVITY, record_id, {shape.status.name: shape.done}, actor(),
                                  version=version)

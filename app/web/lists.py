@@ -37,6 +37,7 @@ from app.records.query import (
     to_params,
     view_params,
 )
+from app.textnum import small_int
 from app.web import export
 from app.web.baseform import CrmForm
 from app.web.state import actor, entity_or_404, records, state
@@ -208,8 +209,9 @@ def _widget(e: EntityDef, f: FieldDef, args: Mapping[str, list[str]]) -> Widget 
     if kind in ("lookup", "master_detail") and "eq" in ops:
         w = make("lookup", ("eq",), target=str(f.opt("to")))
         chosen = w.values[w.keys[0]]
-        if chosen and chosen[0].isdigit():
-            w.title = records().titles(w.target, [int(chosen[0])]).get(int(chosen[0]), "")
+        picked = small_int(chosen[0]) if chosen else None
+        if picked is not None:
+            w.title = records().titles(w.target, [picked]).get(picked, "")
         return w
     if kind == "user" and "eq" in ops:
         return make("user", ("eq",), choices=_user_choices())
@@ -259,9 +261,10 @@ def _chip_value(f: FieldDef, raw: Any) -> str:
                      if c.value == text), text)
     if text.lower() == "me" and kind.type == "user":
         return _("me")
-    if text.isdigit() and kind.type in ("lookup", "master_detail"):
-        return records().titles(str(f.opt("to")), [int(text)]).get(int(text), text)
-    if text.isdigit() and kind.type == "user":
+    number = small_int(text)
+    if number is not None and kind.type in ("lookup", "master_detail"):
+        return records().titles(str(f.opt("to")), [number]).get(number, text)
+    if text.isdecimal() and kind.type == "user":
         return reference_names([int(text)]).get(int(text), text)
     return text
 

@@ -15,6 +15,7 @@ from flask_login import login_required
 
 from app.i18n import _
 from app.model.system import users
+from app.textnum import small_int
 from app.web.state import meta, records, state
 
 bp = Blueprint("lookups", __name__)
@@ -40,9 +41,10 @@ def _limit() -> int | None:
     raw = request.args.get("limit", "")
     if raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or int(raw) < 1:
+    number = small_int(raw)
+    if not number:
         return None
-    return min(int(raw), MAX_LIMIT)
+    return min(number, MAX_LIMIT)
 
 
 def user_text(full_name: str | None, username: str) -> str:

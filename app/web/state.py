@@ -50,11 +50,12 @@ def records() -> Records:
     return rec
 
 
-def actor() -> Actor:
-    """Who is acting: the signed-in user, in the request's locale."""
+def actor(user: Any = None) -> Actor:
+    """Who is acting: `user` (the API's token user), else the signed-in user, in the
+    request's locale."""
     from app.i18n import get_locale
 
-    user: Any = current_user
+    user = current_user if user is None else user
     return Actor(int(user.id), user.username, tuple(user.roles), get_locale())
 
 

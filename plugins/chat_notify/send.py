@@ -1,8 +1,8 @@
-"""Building, signing and posting chat robot messages (stdlib only: urllib).
+"""Building, signing and posting chat robot messages.
 
-urllib rather than requests: one small JSON POST needs no extra dependency, and an opener
-without the redirect handler is easy to make (a webhook URL that redirects is refused, so a
-message never follows a redirect to another host).
+The POST is `app.events.http.post` (urllib, no redirects followed: a webhook URL that
+redirects is refused, so a message never goes to another host). Errors name only the URL's
+scheme and host: robot keys live in the path (Feishu, Slack) or the query (WeCom, DingTalk).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import hmac
 import json
 import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from app.actions import ActionContext
+from app.events import http
 
 FORMATS: tuple[str, ...] = ("wecom", "dingtalk", "feishu", "generic")
 #: the formats that sign with `secret_env`
@@ -98,32 +97,16 @@ def payload(fmt: str, text: str, context: ActionContext) -> dict[str, Any]:
             "record_id": context.record.get("id")}
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def post(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+def post(url: str, body: dict[str, Any], timeout: float) -> http.Answer:
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT})
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(65536).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(2048).decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ChatNotifyError(f"chat_notify: cannot reach {_safe(url)}: {reason}") from None
+    return http.post(url, data, {"Content-Type": "application/json; charset=utf-8",
+                                 "User-Agent": USER_AGENT}, timeout)
 
 
 def _safe(url: str) -> str:
-    """The URL without its query (robot keys and signatures live there)."""
+    """Only the URL's scheme and host (robot keys live in its path or query)."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def refusal(fmt: str, text: str) -> str | None:
@@ -162,10 +145,12 @@ def notify(context: ActionContext, params: Mapping[str, Any]) -> None:
         else:
             now = int(time.time())
             body = {"timestamp": str(now), "sign": feishu_sign(secret, now), **body}
-    status, answer = post(url, body, float(params.get("timeout", 10)))
-    if not 200 <= status < 300:
-        raise ChatNotifyError(f"chat_notify: {_safe(url)} answered HTTP {status}: "
-                              f"{answer[:200]}")
-    problem = refusal(fmt, answer)
+    answer = post(url, body, float(params.get("timeout", 10)))
+    if answer.status is None:
+        raise ChatNotifyError(f"chat_notify: cannot reach {_safe(url)}: {answer.error}")
+    if not answer.ok:
+        raise ChatNotifyError(f"chat_notify: {_safe(url)} answered HTTP {answer.status}: "
+                              f"{answer.text[:200]}")
+    problem = refusal(fmt, answer.text)
     if problem:
         raise ChatNotifyError(f"chat_notify: the {fmt} robot refused the message: {problem}")

@@ -1,8 +1,8 @@
 """cn_ids: Chinese mainland resident identity numbers and unified social credit codes.
 
 Adds the field types `cn_resident_id` and `cn_uscc`, the expression function
-`birth_date_of(id)`, the page /tools/cn-ids, the API route GET /api/v1/cn-ids/check?value=...
-and the command `crm cn-ids check NUMBER`. See README.md in this folder.
+`birth_date_of(id)`, the page /tools/cn-ids, the API route POST /api/v1/cn-ids/check
+(`{"value": ...}`) and the command `crm cn-ids check NUMBER`. See README.md in this folder.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def resident_id_check_char(first17: str) -> str:
 def birth_date(value: str) -> date | None:
     """The birth date written in a resident ID (characters 7-14), None if it is no date."""
     digits = value[6:14]
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not digits.isdecimal():
         return None
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
@@ -94,7 +94,7 @@ def uscc_problem(value: str) -> str | None:
     if value[0] not in USCC_AUTHORITIES:
         return _("%(char)s is not a registration authority code (the first character).",
                  char=value[0])
-    if not value[2:8].isdigit():
+    if not value[2:8].isdecimal():
         return _("Characters 3 to 8 of a unified social credit code are the region code: "
                  "6 digits.")
     if uscc_check_char(value[:17]) != value[17]:
