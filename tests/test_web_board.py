@@ -299,8 +299,8 @@ def test_drag_and_drop_in_a_browser(browser: Any, web: Flask, crm: Context,
             assert rec.get("opportunity", made["bare"]["id"])["stage"] == "prospecting"
             page.screenshot(path=str(artifacts / "board-refused-move.png"), full_page=True)
             page.select_option(f"{deal} select.board-move-to", "lost")
-            page.wait_for_function(
-                "document.querySelector('#board-alert').textContent.includes('Loss reason')")
+            # a locator, not wait_for_function: the CSP forbids the eval() that one runs in
+            page.locator("#board-alert", has_text="Loss reason").wait_for()
             assert page.locator(f'.board-column[data-value="needs_analysis"] {deal}').count() == 1
             assert page.locator(f"{deal} select.board-move-to").input_value() == "needs_analysis"
             page.set_viewport_size({"width": 390, "height": 844})

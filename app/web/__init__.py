@@ -21,7 +21,7 @@ from app import i18n
 from app.context import Context
 from app.meta.types import Meta
 from app.model.build import Models
-from app.web import auth, errors, home, tokens
+from app.web import auth, errors, home, security, tokens
 from app.web.state import WebState
 
 
@@ -53,6 +53,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
     app.extensions["crm"] = WebState(ctx, meta, models, version,
                                      plugins if plugins is not None else ctx.plugins)
     CSRFProtect(app)
+    security.install(app, hsts=ctx.settings.secure_cookies)
     Bootstrap5(app)
     auth.init_login(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri=ctx.settings.rate_limit_storage,

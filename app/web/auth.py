@@ -7,7 +7,6 @@ Passwords are Argon2id hashes (app.users); sign-in attempts are rate limited per
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -27,6 +26,7 @@ from app.i18n import LOCALES, N_, gettext
 from app.model.system import users
 from app.users import MIN_PASSWORD, UserError, check_password, set_password
 from app.web.baseform import CrmForm
+from app.web.security import safe_next
 from app.web.state import state
 
 bp = Blueprint("auth", __name__)
@@ -78,9 +78,8 @@ def init_login(app: Any) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and not urlsplit(target).netloc and target.startswith("/"):
-        return target
-    return url_for("home.index")
+    """`target` when it is a path on this site, else the home page (no open redirect)."""
+    return safe_next(target) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -92,10 +91,13 @@ def login() -> str | Response:
             row = conn.execute(sa.select(users).where(users.c.id == uid)).first() \
                 if uid else None
         if row is not None:
+            # a fresh session: nothing planted before signing in survives (session fixation),
+            # except the language chosen on the sign-in page
+            chosen = session.get("locale")
             session.clear()
             login_user(User(row))
-            if row.locale:
-                session["locale"] = row.locale
+            if row.locale or chosen in LOCALES:
+                session["locale"] = row.locale or chosen
             return redirect(_safe_next(request.args.get("next")))
         flash(gettext("Wrong username or password."), "danger")
     return render_template("auth/login.html", form=form)
