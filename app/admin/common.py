@@ -247,7 +247,7 @@ class SelectView(AdminAccess, BaseModelView):
         for idx, _name, value in filters or ():
             flt = (self._filters or [])[idx]
             stmt = flt.apply(stmt, value)
-        words = (search or "").split()[:10]
+        words = (search or "").replace("\x00", "").split()[:10]  # PostgreSQL refuses NUL
         if words and self.search_columns:
             for word in words:
                 stmt = stmt.where(sa.or_(*[

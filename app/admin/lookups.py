@@ -86,8 +86,9 @@ class RecordLoader(AjaxModelLoader):
         title = rec.title_column(self.entity)
         start, size = _limits(offset, limit)
         stmt = sa.select(table.c.id, title.label("title")).where(table.c.deleted_at.is_(None))
-        if query and query.strip():
-            stmt = stmt.where(sa.cast(title, sa.String).icontains(query.strip(), autoescape=True))
+        query = (query or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL
+        if query:
+            stmt = stmt.where(sa.cast(title, sa.String).icontains(query, autoescape=True))
         stmt = stmt.order_by(title, table.c.id).limit(size).offset(start)
         with rec.engine.connect() as conn:
             return [{"id": r.id, "title": r.title} for r in conn.execute(stmt)]
@@ -115,8 +116,8 @@ class UserLoader(AjaxModelLoader):
         start, size = _limits(offset, limit)
         stmt = sa.select(users.c.id, users.c.username, users.c.full_name) \
             .where(users.c.active.is_(True))
-        if query and query.strip():
-            word = query.strip()
+        word = (query or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL
+        if word:
             stmt = stmt.where(sa.or_(users.c.username.icontains(word, autoescape=True),
                                      users.c.full_name.icontains(word, autoescape=True)))
         stmt = stmt.order_by(users.c.username).limit(size).offset(start)

@@ -263,6 +263,9 @@ def conditions(records: Records, entity: EntityDef, query: ListQuery, dialect: s
         if f is None:
             raise QueryError(_("Cannot filter on '%(name)s': there is no such field.",
                                name=flt.field))
+        if any(isinstance(v, str) and "\x00" in v for v in flt.values):
+            raise QueryError(_("Filter on %(field)s: a value cannot contain the NUL "
+                               "character.", field=_label(f)))
         try:
             values = parse_filter(f, flt.op, list(flt.values), records.registry, me=query.me)
         except FilterValueError as exc:
@@ -287,7 +290,7 @@ def search_columns(records: Records, entity: EntityDef) -> list[FieldDef]:
 
 
 def _search(records: Records, entity: EntityDef, search: str) -> list[sa.ColumnElement[bool]]:
-    terms = search.split()[:5]
+    terms = search.replace("\x00", "").split()[:5]  # stored text never holds NUL
     if not terms:
         return []
     cols = [_column(records, entity, f) for f in search_columns(records, entity)]

@@ -127,6 +127,11 @@ def coerce(spec: EntitySpec, raw: Mapping[str, Any], *, system: bool = False
             errors.setdefault(key, []).append(
                 _("%(field)s is read-only.", field=field_label(f)))
             continue
+        if unstorable(value):
+            errors.setdefault(key, []).append(_(
+                "%(field)s contains a character that cannot be stored (NUL or an unpaired "
+                "surrogate).", field=field_label(f)))
+            continue
         try:
             coerced = ftype.to_python(f, value)
         except FieldValueError as exc:
@@ -136,6 +141,24 @@ def coerce(spec: EntitySpec, raw: Mapping[str, Any], *, system: bool = False
             coerced = None
         values[key] = coerced
     return values, errors
+
+
+def unstorable(value: Any) -> bool:
+    """True when a text in the value (nested in lists and dicts too) holds a NUL character or
+    an unpaired surrogate (`"\\ud800"` in JSON): PostgreSQL cannot store either."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, list | tuple):
+        return any(unstorable(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
+    return False
 
 
 def _owner(value: Any, errors: dict[str, list[str]]) -> int | None:

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from app.i18n import _
-from app.records.attachments import AttachmentStore, TooLarge
+from app.records.attachments import AttachmentStore, TooLarge, safe_name
 from app.web.detail import check_id, detail_url
 from app.web.errors import wants_json
 from app.web.state import entity_or_404, records, state
@@ -110,7 +110,8 @@ def send(stream: IO[bytes], name: str, content_type: str) -> Response:
     would render or run are sent as plain bytes."""
     if any(word in content_type.lower() for word in ACTIVE_TYPES):
         content_type = "application/octet-stream"
-    resp = send_file(stream, mimetype=content_type, as_attachment=True, download_name=name,
+    resp = send_file(stream, mimetype=content_type, as_attachment=True,
+                     download_name=safe_name(name),
                      conditional=False, etag=False, max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -5,6 +5,8 @@ every matching row, read in keyset batches (`app.records.query.iter_rows`) so a 
 never holds all rows at once. CSV is UTF-8 with a byte order mark (Excel then opens Chinese
 correctly), with the values as the page shows them; XLSX (openpyxl's write-only mode) holds real
 numbers, dates and yes/no values. Headers are the column labels in the user's language.
+Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) stays text: a leading
+`'` in CSV, a text cell in XLSX.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user, login_required
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from app.i18n import get_locale
 from app.meta.types import EntityDef, FieldDef
@@ -34,6 +37,13 @@ bp = Blueprint("export", __name__)
 
 BATCH = 1000
 NUMBER_KINDS = frozenset({"integer", "decimal", "currency", "percent"})
+#: first characters that make a spreadsheet read a cell as a formula (CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading ' before a would-be formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _setup(entity: str) -> tuple[EntityDef, ListQuery, list[FieldDef]]:
@@ -77,14 +87,31 @@ def csv_export(entity: str) -> Response:
             out.seek(0)
             out.truncate()
             for row in rows:
-                writer.writerow([display(f, row.get(f.name), currency=currency,
-                                         titles=titles.get(f.name), meta=meta)
+                writer.writerow([csv_cell(f, display(f, row.get(f.name), currency=currency,
+                                                     titles=titles.get(f.name), meta=meta))
                                  for f in columns])
             yield out.getvalue()
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_filename(e.name, "csv")}"'})
+
+
+def csv_cell(f: FieldDef, text: str) -> str:
+    """A shown value for CSV: text that could run as a formula is neutralised; numbers (a
+    negative amount) stay as they are."""
+    if value_kind(f, state().meta) in NUMBER_KINDS:
+        return text
+    return neutral(text)
+
+
+def text_cell(sheet: Any, value: Any) -> Any:
+    """Strings stay strings in XLSX (openpyxl would store '=...' as a formula)."""
+    if not isinstance(value, str):
+        return value
+    made = WriteOnlyCell(sheet, value)
+    made.data_type = "s"
+    return made
 
 
 def cell(f: FieldDef, value: Any, titles: dict[int, str] | None, currency: str) -> Any:
@@ -121,8 +148,8 @@ def xlsx_export(entity: str) -> Response:
         sheet.append(_headers(columns))
         for rows, titles in itertools.chain([first] if first else [], batches):
             for row in rows:
-                sheet.append([cell(f, row.get(f.name), titles.get(f.name), currency)
-                              for f in columns])
+                sheet.append([text_cell(sheet, cell(f, row.get(f.name), titles.get(f.name),
+                                                    currency)) for f in columns])
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buffer:
             book.save(buffer)
             buffer.seek(0)

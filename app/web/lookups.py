@@ -106,7 +106,7 @@ def lookup(entity: str) -> ResponseReturnValue:
     if limit is None:
         return _error(400, _("The limit must be a whole number from 1 to %(max)s.",
                              max=MAX_LIMIT))
-    q = request.args.get("q", "").strip()[:MAX_QUERY]
+    q = request.args.get("q", "").replace("\x00", "").strip()[:MAX_QUERY]
     if entity == USERS:
         return {"results": _users(q, limit)}
     if entity not in meta().entities:
