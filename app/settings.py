@@ -38,7 +38,7 @@ KEYS = {
     "rate_limit_storage": "where sign-in rate limits are counted: memory:// or redis://host:port",
     "login_rate_limit": "sign-in attempts allowed per client address, e.g. '10 per minute'",
     "api_rate_limit": "API requests allowed per token (or signed-in user), e.g. '600 per minute'",
-    "secure_cookies": "send session cookies over HTTPS only: set true behind HTTPS (default false)",
+    "secure_cookies": "HTTPS only: secure cookies and HSTS; set true behind HTTPS (default false)",
     "task_queue": "the task queue: sqlite (instance/tasks.db), redis://host:port/db, or immediate",
     "embedded_worker": "crm serve runs the task worker in threads when task_queue is sqlite",
     "webhook_max_attempts": "tries of a webhook delivery or automation before it is failed",
