@@ -12,6 +12,23 @@ import pytest
 import sqlalchemy as sa
 
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with its production cost takes about 0.1 s per hash, and every web test makes
+    three users and signs in: a third of the suite's time. Tests use the same algorithm with
+    the smallest cost (servers started as subprocesses keep the real one)."""
+    from argon2 import PasswordHasher
+
+    import app.users
+
+    real = app.users.hasher
+    app.users.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        yield
+    finally:
+        app.users.hasher = real
 REQUIRE_PG = os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
 
 
