@@ -114,11 +114,16 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
     click.secho(f"Config version {result.version} is live.", fg="green")
 
 
-from app.cli_config import config  # noqa: E402  (sub-groups register on `main`)
+from app.cli_access import access  # noqa: E402  (sub-groups register on `main`)
+from app.cli_config import config  # noqa: E402
 from app.cli_data import demo, serve, setup, user  # noqa: E402
+from app.cli_encryption import encryption  # noqa: E402
+from app.cli_privacy import privacy_group  # noqa: E402
+from app.cli_seclog import security_log  # noqa: E402
 from app.cli_tokens import token  # noqa: E402
 from app.cli_webhooks import webhooks  # noqa: E402
 from app.cli_worker import worker  # noqa: E402
 
-for _command in (config, demo, user, setup, serve, token, webhooks, worker):
+for _command in (config, demo, user, setup, serve, token, webhooks, worker, security_log,
+                 encryption, privacy_group, access):
     main.add_command(_command)

@@ -149,7 +149,10 @@ def jsonschema_cmd(write: bool) -> None:
     # the shipped file lists the built-in types; printed, it adds the deployment's plugin types
     text = jsonschema.render(registry.builtin() if write else registry)
     if write:
+        from app.meta import access
+
         jsonschema.SHIPPED.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {jsonschema.SHIPPED}")
+        access.SHIPPED.write_text(access.render(), encoding="utf-8")
+        click.echo(f"Wrote {jsonschema.SHIPPED} and {access.SHIPPED}")
     else:
         click.echo(text, nl=False)

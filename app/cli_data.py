@@ -10,10 +10,12 @@ import sqlalchemy as sa
 
 from app.cli_errors import friendly
 from app.context import Context
+from app.demo_users import create_demo_users, spread_ownership
 from app.migrate.publish import active_version, publish, replay
 from app.model.build import build_models
 from app.model.system import create_system_tables, users
-from app.users import UserError, create_user, set_password
+from app.seclog import cli_who
+from app.users import UserError, create_user, set_password, set_teams, teams_of
 
 
 @click.group()
@@ -58,19 +60,54 @@ def user() -> None:
 @click.option("--role", "roles", multiple=True, required=True, help="a role (repeatable)")
 @click.option("--email", default=None)
 @click.option("--password", default=None, help="omit to be asked (not echoed)")
+@click.option("--team", "teams", multiple=True, help="a team of the access config (repeatable)")
 @click.pass_obj
 @friendly
 def user_create(ctx: Context, username: str, roles: tuple[str, ...], email: str | None,
-                password: str | None) -> None:
-    """Create a user with roles from config.yaml."""
+                password: str | None, teams: tuple[str, ...]) -> None:
+    """Create a user with roles from config.yaml (and teams from the access config)."""
+    known = _known_teams(ctx)
     password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with ctx.engine.begin() as conn:
             create_system_tables(conn)
-            uid = create_user(conn, username, password, roles, ctx.settings.roles, email=email)
+            uid = create_user(conn, username, password, roles, ctx.settings.roles, email=email,
+                              by=cli_who())
+            set_teams(conn, uid, teams, known, by=cli_who())
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Created user {username} (id {uid}) with roles {', '.join(roles)}.")
+    in_teams = f" in teams {', '.join(teams)}" if teams else ""
+    click.echo(f"Created user {username} (id {uid}) with roles {', '.join(roles)}{in_teams}.")
+
+
+def _known_teams(ctx: Context) -> list[str]:
+    access = ctx.yaml_meta().access
+    return list(access.teams) if access is not None else []
+
+
+@user.command("teams")
+@click.argument("username")
+@click.argument("teams", nargs=-1)
+@click.option("--clear", is_flag=True, help="take the user out of every team")
+@click.pass_obj
+@friendly
+def user_teams_cmd(ctx: Context, username: str, teams: tuple[str, ...], clear: bool) -> None:
+    """Show a user's teams, or put them in exactly TEAMS (or none with --clear)."""
+    from app.model.system import users
+
+    with ctx.engine.begin() as conn:
+        create_system_tables(conn)
+        uid = conn.execute(sa.select(users.c.id).where(users.c.username == username)
+                           ).scalar_one_or_none()
+        if uid is None:
+            raise click.ClickException(f"There is no user '{username}'.")
+        if teams or clear:
+            try:
+                set_teams(conn, int(uid), teams, _known_teams(ctx), by=cli_who())
+            except UserError as exc:
+                raise click.ClickException(str(exc)) from None
+        now = teams_of(conn, int(uid))
+    click.echo(f"{username}: {', '.join(now) if now else '(no team)'}")
 
 
 @user.command("passwd")
@@ -84,7 +121,7 @@ def user_passwd(ctx: Context, username: str, password: str | None) -> None:
                                         confirmation_prompt=True)
     try:
         with ctx.engine.begin() as conn:
-            set_password(conn, username, password)
+            set_password(conn, username, password, by=cli_who())
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Password of {username} changed.")
@@ -110,13 +147,21 @@ def setup(ctx: Context, demo: bool) -> None:
             if not has_user:
                 password = secrets.token_urlsafe(12)
                 admin_id = create_user(conn, "admin", password, ["admin"], ctx.settings.roles,
-                                       full_name="Administrator")
+                                       full_name="Administrator", by=cli_who())
+        demo_users: list[tuple[str, str]] = []
         if demo and admin_id is not None:
             counts = load_demo_data(ctx, 1, 42, admin_id)
             click.echo("Demo data: " + ", ".join(f"{n} {e}" for e, n in counts.items()))
+            assert password is not None
+            with ctx.engine.begin() as conn:
+                demo_users = create_demo_users(conn, meta, ctx.settings.roles, password)
+                spread_ownership(conn, meta)
         if password:
             click.secho(f"Admin login: username 'admin', password '{password}' "
                         "(shown once; change it with `crm user passwd admin`)", fg="yellow")
+        if demo_users:
+            click.echo("Demo users (same password, one per role, owning part of the demo "
+                       "records): " + ", ".join(f"{u} ({r})" for u, r in demo_users))
 
     run()
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from app.cli_errors import friendly
 from app.context import Context
 from app.model.system import create_system_tables, users
+from app.seclog import cli_who
 from app.tokens import TokenError, create_token, list_tokens, revoke_token
 
 
@@ -36,7 +37,7 @@ def token_create(ctx: Context, username: str, name: str, read_only: bool,
                 raise TokenError(f"There is no user '{username}'.")
             token_id, text = create_token(conn, int(uid), name,
                                           scope="read" if read_only else "write",
-                                          expires_days=expires_days)
+                                          expires_days=expires_days, by=cli_who())
     except TokenError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Token {token_id} for {username} ({'read only' if read_only else 'read and write'})"
@@ -76,7 +77,7 @@ def token_revoke(ctx: Context, token_id: int) -> None:
     """Revoke token TOKEN_ID: programs using it are refused from now on."""
     try:
         with ctx.engine.begin() as conn:
-            revoke_token(conn, token_id)
+            revoke_token(conn, token_id, by=cli_who())
     except TokenError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Token {token_id} revoked.")

@@ -39,6 +39,9 @@ class Context:
             if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             self._engine = make_engine(url)
+            from app.crypto import KeyRing, attach
+
+            attach(self._engine, KeyRing.from_settings(self.settings))  # encrypted fields
         return self._engine
 
     @property

@@ -307,11 +307,29 @@ def load_demo(
                         cell = None
                 out[col] = cell
             rows.append({k: v for k, v in out.items() if k in table.c})
+        _seal(conn, meta.entity(name), rows)
         ids[name] = _insert(conn, table, rows)
     _second_pass(conn, tables, ids, later)
     for name in reversed(order):  # children before parents: rollups of rollups see fresh values
         update_rollups(conn, meta, tables, name, formulas)
     return {name: len(ids[name]) for name in order}
+
+
+def _seal(conn: sa.Connection, entity: EntityDef, rows: list[dict[str, Any]]) -> None:
+    """Encrypt the values of encrypted fields (app/crypto.py); without a key for this
+    database they are left empty, never stored in clear."""
+    from app import crypto
+
+    secret = [column_name(f) for f in crypto.encrypted_fields(entity)]
+    if not secret:
+        return
+    columns = {f.name: column_name(f) for f in entity}
+    try:
+        for row in rows:
+            crypto.seal(entity, columns, row, crypto.keys_of(conn.engine))
+    except crypto.EncryptionError:
+        for row in rows:
+            row.update(dict.fromkeys(c for c in secret if c in row))
 
 
 def _counter(conn: sa.Connection, scope: str) -> int:

@@ -237,6 +237,14 @@ def accounts(ctx: Ctx) -> list[Row]:
     return rows
 
 
+def cn_id_number(i: int, born: date) -> str:
+    """A made-up 18-character resident ID number with a valid check character (GB 11643),
+    the same for the same `i` (drawn without touching the random stream)."""
+    body = f"{110101 + (i * 7919) % 8000:06d}{born:%Y%m%d}{(i * 37) % 1000:03d}"
+    total = sum(int(d) * (2 ** (17 - k) % 11) for k, d in enumerate(body))
+    return body + "10X98765432"[total % 11]
+
+
 def contacts(ctx: Ctx) -> list[Row]:
     accts = ctx.rows["account"]
     weight = {"customer": 3.0, "partner": 2.0, "prospect": 1.5, "competitor": 0.3}
@@ -261,6 +269,8 @@ def contacts(ctx: Ctx) -> list[Row]:
             "email": p["email"], "mobile": p["mobile"],
             "phone": phone(ctx, lang, acc["city"][3] or "010") if ctx.chance(0.7) else None,
             "wechat": p["wechat"],
+            "id_number": cn_id_number(i, (ctx.now - timedelta(days=age_days)).date())
+            if lang == "zh" and i % 3 == 0 else None,  # encrypted when stored (app/crypto.py)
             "reports_to": Ref("contact", first[0]) if len(first) > 1 and ctx.chance(0.6) else None,
             "birthday": (ctx.now - timedelta(days=age_days)).date() if ctx.chance(0.5) else None,
             "lead_source": ctx.weighted(words.SOURCES), "do_not_call": ctx.chance(0.05),

@@ -74,6 +74,10 @@ class Settings:
     instance_dir: Path
     read_only_config: bool
     raw: dict[str, Any] = field(default_factory=dict)
+    #: CRM_ENCRYPTION_KEY (a Fernet key) and CRM_ENCRYPTION_OLD_KEYS (comma-separated, for
+    #: rotation); None: a development key in instance/encryption.key (app/crypto.py)
+    encryption_key: str | None = field(default=None, repr=False)
+    encryption_old_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def rate_limit_storage(self) -> str:
@@ -268,6 +272,9 @@ def load_settings(
         instance_dir=instance,
         read_only_config=bool(merged.get("read_only_config", False)),
         raw=merged,
+        encryption_key=env.get("CRM_ENCRYPTION_KEY", "").strip() or None,
+        encryption_old_keys=tuple(k.strip() for k in env.get("CRM_ENCRYPTION_OLD_KEYS", "")
+                                  .split(",") if k.strip()),
     )
 
 

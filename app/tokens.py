@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app import seclog
 from app.i18n import _
 from app.model.system import users
 from app.model.tokens import api_tokens
@@ -38,8 +39,10 @@ def digest(token: str) -> str:
 
 
 def create_token(conn: sa.Connection, user_id: int, name: str, *, scope: str = "write",
-                 expires_days: int | None = None) -> tuple[int, str]:
-    """A new token for `user_id`: (its id, the token text — shown this once, never stored)."""
+                 expires_days: int | None = None, by: seclog.Who | None = None
+                 ) -> tuple[int, str]:
+    """A new token for `user_id`: (its id, the token text — shown this once, never stored).
+    Logged in the security log (`by`: who made it)."""
     name = name.strip()
     if not 1 <= len(name) <= 80:
         raise TokenError(_("A token needs a name of 1 to 80 characters."))
@@ -57,6 +60,9 @@ def create_token(conn: sa.Connection, user_id: int, name: str, *, scope: str = "
         created_at=now,
         expires_at=now + timedelta(days=expires_days) if expires_days else None,
     ).returning(api_tokens.c.id)).scalar_one()
+    seclog.record(conn, seclog.TOKEN_CREATED, who=by, entity=seclog.TOKEN_ENTITY,
+                  record_id=int(token_id), detail={"owner_id": user_id, "name": name,
+                                                   "scope": scope, "expires_days": expires_days})
     return int(token_id), text
 
 
@@ -94,14 +100,21 @@ def list_tokens(conn: sa.Connection, user_id: int | None = None) -> list[dict[st
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def revoke_token(conn: sa.Connection, token_id: int, user_id: int | None = None) -> None:
-    """Revoke a token (of `user_id` only, when given)."""
+def revoke_token(conn: sa.Connection, token_id: int, user_id: int | None = None, *,
+                 by: seclog.Who | None = None) -> None:
+    """Revoke a token (of `user_id` only, when given); logged in the security log (`by`: who
+    revoked it)."""
     stmt = api_tokens.update().where(api_tokens.c.id == token_id,
                                      api_tokens.c.revoked_at.is_(None))
     if user_id is not None:
         stmt = stmt.where(api_tokens.c.user_id == user_id)
-    if conn.execute(stmt.values(revoked_at=datetime.now(UTC))).rowcount != 1:
+    done = conn.execute(stmt.values(revoked_at=datetime.now(UTC)).returning(
+        api_tokens.c.user_id, api_tokens.c.name)).first()
+    if done is None:
         raise TokenError(_("There is no active token with id %(id)s.", id=token_id))
+    seclog.record(conn, seclog.TOKEN_REVOKED, who=by, entity=seclog.TOKEN_ENTITY,
+                  record_id=token_id, detail={"owner_id": int(done.user_id),
+                                              "name": done.name})
 
 
 def _aware(moment: datetime) -> datetime:

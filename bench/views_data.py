@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from app.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = ("admin", "sales_manager", "sales_rep")
+ROLES = ("admin", "sales_director", "sales_manager", "sales_rep", "service_manager",
+         "service_agent", "marketing")  # config.yaml's roles (the access file names them)
 ADMIN = ("admin", "admin-pass-1")
 #: sales reps who own the records, besides admin
 REPS = 19

@@ -137,7 +137,9 @@ def test_roles_page_counts_users(client: FlaskClient) -> None:
     page = client.get("/admin/system/roles/").text
     rows = dict(re.findall(r'data-role="(\w+)">.*?<td class="text-right">(\d+)</td>', page,
                            re.S))
-    assert rows == {"admin": "1", "sales_manager": "0", "sales_rep": "2"}
+    assert rows == {"admin": "1", "sales_director": "0", "sales_manager": "0",
+                    "sales_rep": "2", "service_manager": "0", "service_agent": "0",
+                    "marketing": "0"}
     reps = client.get("/admin/system/users/?flt0_0=sales_rep").text
     assert sorted(_cells(reps, "username")) == ["rep", "rep2"]
 
@@ -147,7 +149,7 @@ def test_audit_log_lists_and_filters_changes(web: Flask, crm: Any,
     rec = records_of(web)
     admin = Actor(user_id(crm, "admin"), "admin", ("admin",), "en")
     rep = Actor(user_id(crm, "rep"), "rep", ("sales_rep",), "en")
-    acc = rec.create("account", {"name": "Acme", "type": "prospect"}, admin)
+    acc = rec.create("account", {"name": "Acme", "type": "prospect", "owner": rep.id}, admin)
     rec.update("account", acc["id"], {"type": "customer"}, rep, version=1)
     page = client.get("/admin/system/audit/")
     assert page.status_code == 200

@@ -93,7 +93,10 @@ def test_a_working_day_in_the_crm(browser: Any, server: str, crm: Context,
         exported = list(csv.reader(io.StringIO(body)))
         assert [r[0] for r in exported[1:]] == expected
 
-        # --- two sessions edit one record: the second gets the conflict
+        # --- two sessions edit one record: the second gets the conflict (the account is
+        # given to the rep first: a sales rep may edit only their own accounts)
+        account_id = int(account_url.rstrip("/").rsplit("/", 1)[1])
+        rec.update("account", account_id, {"owner": user_id(crm, "rep")}, admin)
         other = browser.new_context(viewport={"width": 1280, "height": 900})
         page2 = other.new_page()
         try:

@@ -27,7 +27,16 @@ def test_schema_is_valid_draft_2020_12() -> None:
 def test_every_schema_file_references_it() -> None:
     for path in sorted((ROOT / "schemas").glob("*.yaml")):
         first = path.read_text(encoding="utf-8").splitlines()[0]
-        assert first == "# yaml-language-server: $schema=../app/meta/entity.schema.json", path
+        name = "access" if path.name == "_access.yaml" else "entity"
+        assert first == f"# yaml-language-server: $schema=../app/meta/{name}.schema.json", path
+
+
+def test_shipped_access_schema_is_current() -> None:
+    from app.meta import access
+
+    assert access.SHIPPED.read_text(encoding="utf-8") == access.render(), (
+        "app/meta/access.schema.json is stale: run `crm config jsonschema --write`")
+    js.Draft202012Validator.check_schema(access.SCHEMA)
 
 
 def test_schema_lists_every_field_type() -> None:

@@ -30,7 +30,7 @@ from app.records.query import (
     to_params,
 )
 from app.users import create_user
-from tests.factories import ROLES, meta_of, write_schema
+from tests.factories import OPEN_ACCESS, ROLES, meta_of, write_schema
 
 ITEM: dict[str, Any] = {
     "entity": "item",
@@ -75,6 +75,7 @@ ORG: dict[str, Any] = {
 def rec(tmp_path: Path, engine: sa.Engine) -> Records:
     write_schema(tmp_path / "s", "item", ITEM)
     write_schema(tmp_path / "s", "org", ORG)
+    write_schema(tmp_path / "s", "_access", OPEN_ACCESS)
     with engine.begin() as conn:
         create_system_tables(conn)
     meta = meta_of(tmp_path / "s")

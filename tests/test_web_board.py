@@ -36,7 +36,8 @@ def seed(web: Flask, crm: Context) -> tuple[Records, int, dict[str, Any]]:
         "p2": rec.create("opportunity", {"name": "Deal Two", "account": acc,
                                          "amount": "2500.50", "stage": "proposal",
                                          "close_date": "2026-12-01"}, who),
-        "bare": rec.create("opportunity", {"name": "No Amount Deal", "account": acc}, who),
+        "bare": rec.create("opportunity", {"name": "No Amount Deal", "account": acc,
+                                           "owner": user_id(crm, "rep")}, who),  # rep moves it
         "gone": rec.create("opportunity", {"name": "Deleted Deal", "account": acc,
                                            "amount": "99", "stage": "proposal"}, who),
     }

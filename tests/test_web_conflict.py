@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.records import SYSTEM
-from tests.webkit import csrf, records_of, sign_in
+from tests.webkit import csrf, records_of, sign_in, user_id
 
 FIELDS = {"name": "Big deal", "stage": "proposal", "amount": "1000", "probability": "50"}
 
@@ -28,7 +28,8 @@ def test_second_save_gets_the_conflict_then_applies_deliberately(client: FlaskCl
                                                                  web: Flask) -> None:
     rec = records_of(web)
     acc = rec.create("account", {"name": "Acme"}, SYSTEM)["id"]
-    opp = rec.create("opportunity", {**FIELDS, "account": acc}, SYSTEM)["id"]
+    rep_id = user_id(web.extensions["crm"].ctx, "rep")  # the rep's deal: they may edit it
+    opp = rec.create("opportunity", {**FIELDS, "account": acc, "owner": rep_id}, SYSTEM)["id"]
     url = f"/opportunity/{opp}/edit"
     rep = web.test_client()
     sign_in(rep, "rep")

@@ -53,7 +53,7 @@ def test_delete_without_csrf_is_refused(client: FlaskClient, web: Flask, crm: Co
 
 def test_stale_delete_is_a_conflict(client: FlaskClient, web: Flask, crm: Context) -> None:
     rs = records_of(web)
-    acc = rs.create("account", {"name": "Busy"}, admin(crm))
+    acc = rs.create("account", {"name": "Busy", "owner": user_id(crm, "rep")}, admin(crm))
     token = token_of(client, f"/account/{acc['id']}")
     rs.update("account", acc["id"], {"phone": "+86 21 5555 0000"},
               Actor(user_id(crm, "rep"), "rep", ("sales_rep",)))
@@ -70,7 +70,8 @@ def test_bin_lists_deleted_records_and_restore_brings_them_back(
         client: FlaskClient, web: Flask, crm: Context) -> None:
     rs = records_of(web)
     keep = rs.create("account", {"name": "Still here"}, admin(crm))
-    acc = rs.create("account", {"name": "Binned Co", "type": "partner"}, admin(crm))
+    acc = rs.create("account", {"name": "Binned Co", "type": "partner",
+                                "owner": user_id(crm, "rep")}, admin(crm))
     rs.delete("account", acc["id"], Actor(user_id(crm, "rep"), "rep", ("sales_rep",)))
     page = client.get("/account/bin").text
     table = page.split('id="recycle-bin"')[1]

@@ -33,8 +33,9 @@ def test_a_field_change_shows_old_and_new_values(client: FlaskClient, web: Flask
     who = admin(crm)
     a1 = rs.create("account", {"name": "First Co"}, who)
     a2 = rs.create("account", {"name": "Second Co"}, who)
-    opp = rs.create("opportunity", {"name": "Deal", "account": a1["id"], "amount": "1000"}, who)
     rep = Actor(user_id(crm, "rep"), "rep", ("sales_rep",))
+    opp = rs.create("opportunity", {"name": "Deal", "account": a1["id"], "amount": "1000",
+                                    "owner": rep.id}, who)  # the rep's deal: they may edit it
     rs.update("opportunity", opp["id"], {"stage": "negotiation", "amount": "2500.5",
                                          "account": a2["id"]}, rep, version=opp["version"])
     html = client.get(f"/opportunity/{opp['id']}").text

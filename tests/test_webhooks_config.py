@@ -95,7 +95,7 @@ def test_example_files_are_skipped_and_the_shipped_example_loads(tmp_path: Path)
     import shutil
 
     shutil.copytree(root / "schemas", schemas)
-    assert not load_meta([schemas], ("admin",), workflow_dirs=[wf]).webhooks
+    assert not load_meta([schemas], ROLES, workflow_dirs=[wf]).webhooks
     (wf / "integrations.yaml").write_text(example, encoding="utf-8")
     meta = load_meta([schemas], tuple(meta_of(schemas).roles) or ("admin",),
                      workflow_dirs=[wf])

@@ -23,10 +23,11 @@ from app.runtime import Runtime
 from app.settings import load_settings
 from app.users import create_user
 from app.web import create_app
+from tests import factories
 from tests.factories import meta_of, small_pack
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ["admin", "sales_manager", "sales_rep"]
+ROLES = list(factories.ROLES)
 #: (username, password, roles) of the users every web deployment has
 USERS: Sequence[tuple[str, str, list[str]]] = (
     ("admin", "admin-pass-1", ["admin"]),

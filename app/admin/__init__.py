@@ -2,8 +2,9 @@
 
 `init_admin(app)` gives each Flask app (one per config version) a NEW `flask_admin.Admin` with a
 view per entity of that version, grouped under "Records", and the system pages under "System":
-users, roles, the audit log and config versions. Entity views read and write only through the
-records service. The theme is flask-admin's Bootstrap 4, served from its own static files.
+users, roles, the audit log, the security log and config versions. Entity views read and
+write only through the records service. The theme is flask-admin's Bootstrap 4, served from
+its own static files.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from flask import Blueprint, Flask
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 
+from app.admin.access_view import AccessExplainView
 from app.admin.common import AdminAccess, Lazy
 from app.admin.records_view import EntityView
+from app.admin.seclog_view import SecurityLogView
 from app.admin.system_views import AuditView, ConfigVersionsView, RolesView
 from app.admin.tokens_view import ApiTokensView
 from app.admin.users_view import UsersView
@@ -64,9 +67,13 @@ def init_admin(app: Flask) -> None:
         for entity in st.meta:
             admin.add_view(EntityView(entity, records_menu))
     roles = st.meta.roles if st.meta is not None and st.meta.roles else st.ctx.settings.roles
-    admin.add_view(UsersView(roles, system_menu))
+    access = st.meta.access if st.meta is not None else None
+    teams = [(t.name, t.label) for t in access.teams.values()] if access is not None else []
+    admin.add_view(UsersView(roles, system_menu, teams))
     admin.add_view(RolesView(roles, system_menu))
+    admin.add_view(AccessExplainView(system_menu))
     admin.add_view(AuditView(st.meta, system_menu))
+    admin.add_view(SecurityLogView(system_menu))
     admin.add_view(ConfigVersionsView(system_menu))
     admin.add_view(WebhookDeliveriesView(system_menu))
     admin.add_view(ApiTokensView(system_menu))

@@ -16,6 +16,7 @@ from app.model.system import users
 from app.model.tokens import api_tokens
 from app.textnum import small_int
 from app.tokens import TokenError, revoke_token
+from app.web.seclog import who
 from app.web.state import state
 
 
@@ -59,10 +60,11 @@ class ApiTokensView(ReadOnlyView):
             Lazy(lambda: _("Revoke the selected tokens? Programs using them are refused.")))
     def action_revoke(self, ids: list[str]) -> None:
         done = 0
+        by = who()
         with state().ctx.engine.begin() as conn:
             for token_id in (n for n in map(small_int, ids) if n is not None):
                 try:
-                    revoke_token(conn, token_id)
+                    revoke_token(conn, token_id, by=by)
                 except TokenError:
                     continue  # already revoked
                 done += 1

@@ -21,13 +21,16 @@ from flask_login import current_user
 from wtforms import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
+from app import seclog
 from app.admin.common import EqualsFilter, Lazy, Row, SelectView, as_bool, when, yes_no
 from app.fields.text import is_email
 from app.i18n import LOCALES, _, get_locale
+from app.meta.types import label_text
 from app.model.system import users
 from app.records import side
-from app.users import MIN_PASSWORD, UserError, create_user, set_password
+from app.users import MIN_PASSWORD, UserError, create_user, set_password, set_teams, teams_of
 from app.web.auth import LANGUAGE_NAMES
+from app.web.seclog import who
 from app.web.state import state
 
 #: the columns a page may show (never password_hash)
@@ -51,22 +54,29 @@ def _email_check(form: Any, field: Any) -> None:
 
 
 class UsersView(SelectView):
-    column_list = ["username", "full_name", "email", "roles", "active", "locale", "created_at"]
+    column_list = ["username", "full_name", "email", "roles", "teams", "active", "locale",
+                   "created_at"]
     column_sortable_list = ["username", "full_name", "email", "active", "created_at"]
     search_columns = ("username", "full_name", "email")
     default_order = ("username", False)
     can_delete = False
 
-    def __init__(self, roles: Sequence[str], category: Lazy) -> None:
+    def __init__(self, roles: Sequence[str], category: Lazy,
+                 teams: Sequence[tuple[str, Any]] = ()) -> None:
         self.roles = tuple(roles)
+        #: (name, labels) of the access config's teams
+        self.teams = tuple(teams)
         self.column_labels = {
             "username": Lazy(lambda: _("Username")), "full_name": Lazy(lambda: _("Full name")),
             "email": Lazy(lambda: _("Email")), "roles": Lazy(lambda: _("Roles")),
+            "teams": Lazy(lambda: _("Teams")),
             "active": Lazy(lambda: _("Active")), "locale": Lazy(lambda: _("Language")),
             "created_at": Lazy(lambda: _("Created")),
         }
         self.column_formatters = {
             "roles": lambda v, c, m, n: ", ".join(m.roles or []),
+            "teams": lambda v, c, m, n: ", ".join(self._team_text(t) for t in self._teams_of(
+                int(m.id))),
             "locale": lambda v, c, m, n: LANGUAGE_NAMES.get(m.locale or "", ""),
             "created_at": lambda v, c, m, n: when(m.created_at),
         }
@@ -112,6 +122,9 @@ class UsersView(SelectView):
             "roles": wtforms.SelectMultipleField(
                 _("Roles"), choices=[SelectChoice(r, r) for r in self.roles],
                 validators=[Optional()]),
+            "teams": wtforms.SelectMultipleField(
+                _("Teams"), choices=[SelectChoice(n, self._team_text(n)) for n, _l in self.teams],
+                validators=[Optional()]),
             "active": wtforms.BooleanField(_("Active"), default=True),
             "locale": wtforms.SelectField(_("Language"), choices=languages,
                                           validators=[Optional()]),
@@ -128,7 +141,21 @@ class UsersView(SelectView):
         return self._form_class(creating=True)(get_form_data(), obj=obj)
 
     def edit_form(self, obj: Any = None) -> Any:
-        return self._form_class(creating=False)(get_form_data(), obj=obj)
+        form = self._form_class(creating=False)(get_form_data(), obj=obj)
+        if obj is not None and get_form_data() is None:
+            form.teams.data = self._teams_of(int(obj["id"]))
+        return form
+
+    def _teams_of(self, uid: int) -> list[str]:
+        with self.engine().connect() as conn:
+            return teams_of(conn, uid)
+
+    def _team_text(self, name: str) -> str:
+        labels = dict(self.teams).get(name) or {}
+        return label_text(labels, get_locale(), name)
+
+    def _chosen_teams(self, form: Any) -> list[str]:
+        return [n for n, _l in self.teams if n in (form.teams.data or [])]
 
     def _new_values(self, form: Any) -> dict[str, Any]:
         return {
@@ -156,7 +183,9 @@ class UsersView(SelectView):
                         "A user called %(name)s already exists.", name=new["username"]))
                 uid = create_user(conn, new["username"], form.new_password.data or "",
                                   new["roles"], self.roles, email=new["email"],
-                                  full_name=new["full_name"])
+                                  full_name=new["full_name"], by=who())
+                set_teams(conn, uid, self._chosen_teams(form), [n for n, _l in self.teams],
+                          by=who())
                 conn.execute(sa.update(users).where(users.c.id == uid)
                              .values(active=new["active"], locale=new["locale"]))
                 changes: dict[str, Any] = {k: [None, v] for k, v in new.items()}
@@ -181,13 +210,20 @@ class UsersView(SelectView):
                     return self._refuse(form, "username", _(
                         "A user called %(name)s already exists.", name=new["username"]))
                 conn.execute(sa.update(users).where(users.c.id == uid).values(**new))
+                teams, before = self._chosen_teams(form), teams_of(conn, uid)
+                new_teams: dict[str, Any] = {}
+                if set(teams) != set(before):
+                    set_teams(conn, uid, teams, [n for n, _l in self.teams], by=who())
+                    new_teams["teams"] = [before, sorted(teams)]
                 if password:
-                    set_password(conn, new["username"], password)
+                    set_password(conn, new["username"], password, by=who())
                 changes = {k: [model.get(k), v] for k, v in new.items() if model.get(k) != v}
                 if password:
                     changes["password"] = [PASSWORD_MARK, PASSWORD_MARK]
+                changes.update(new_teams)
                 if changes:
                     self._audit(conn, uid, "update", changes)
+                    _log_access_changes(conn, uid, new["username"], changes)
         except UserError as exc:
             flash(str(exc), "error")
             return False
@@ -218,3 +254,18 @@ class UsersView(SelectView):
                ) -> None:
         side.write_audit(conn, entity=AUDIT_ENTITY, record_id=uid, action=action,
                          user_id=int(current_user.id), changes=changes, version=None)
+
+
+#: the changes of a user account that the security log records here (passwords and teams are
+#: logged by `app.users.set_password` and `app.users.set_teams`)
+ACCESS_EVENTS = {"roles": seclog.USER_ROLES, "active": seclog.USER_ACTIVE}
+
+
+def _log_access_changes(conn: sa.Connection, uid: int, username: str,
+                        changes: dict[str, Any]) -> None:
+    by = who()
+    for key, event in ACCESS_EVENTS.items():
+        if key in changes:
+            old, new = changes[key]
+            seclog.record(conn, event, who=by, entity=seclog.USER_ENTITY, record_id=uid,
+                          detail={"user": username, "from": old, "to": new})

@@ -16,10 +16,10 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from app import i18n
-from app.api import auth, resources
+from app.api import auth, privacy, resources, shares
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
-from app.records import Conflict, ItemFailed, RecordError, ValidationFailed
+from app.records import Conflict, ItemFailed, RecordError, Records, ValidationFailed
 from app.web.state import entity_or_404, meta, records, state
 
 PREFIX = "/api/v1"
@@ -35,7 +35,7 @@ def init_api(app: Flask, limiter: Limiter) -> None:
     api.add_url_rule("/meta", "meta", _meta)
     api.add_url_rule("/meta/<entity>", "meta_entity", _meta_entity)
     api.add_url_rule("/openapi.json", "openapi", _openapi)
-    nested = [resources.bp]
+    nested = [resources.bp, privacy.bp, shares.bp]
     for blueprints in state_plugins(app).hook.crm_api_blueprints():
         nested += list(blueprints or ())
     csrf: CSRFProtect = app.extensions["csrf"]
@@ -88,9 +88,10 @@ def _openapi() -> Response:
     from app.api.openapi import document
 
     doc = current_app.extensions.get("crm_openapi")
-    if doc is None:
-        doc = document(meta(), records(), version=state().version,
-                       title=state().ctx.settings.name)
+    if doc is None:  # the whole API (the same for every caller, whatever they may see)
+        st = state()
+        whole = Records(st.ctx.engine, records().models, plugins=st.plugins)
+        doc = document(whole.meta, whole, version=st.version, title=st.ctx.settings.name)
         current_app.extensions["crm_openapi"] = doc
     return jsonify(doc)
 
@@ -101,6 +102,10 @@ def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def _record_error(exc: RecordError) -> ResponseReturnValue:
+    from app.web.errors import log_denial
+
+    if exc.status == 403:
+        log_denial(exc)
     extra: dict[str, Any] = {}
     inner = exc.error if isinstance(exc, ItemFailed) else exc
     if isinstance(exc, ItemFailed):

@@ -27,9 +27,12 @@ USER_KEYS = ("owner", "created_by", "updated_by")
 
 
 def api_fields(records: Records, entity: EntityDef) -> list[FieldDef]:
-    """The fields the API shows: those with a value in the record (columns and formulas)."""
+    """The fields the API shows: those with a value in the record (columns and formulas),
+    but those hidden from the caller."""
     columns = records.spec(entity.name).columns
-    return [f for f in entity if f.name in columns or records.registry.get(f.type).computed]
+    hidden = records.hidden(entity.name)
+    return [f for f in entity if f.name not in hidden
+            and (f.name in columns or records.registry.get(f.type).computed)]
 
 
 def parse_names(raw: str | None, allowed: Iterable[str], what: str) -> list[str]:
@@ -91,7 +94,10 @@ def expand(records: Records, entity: EntityDef, rows: list[dict[str, Any]],
             if f is None or f.type == "user":
                 found[name] = _users(conn, ids)
             else:
-                target = records.entity(str(f.opt("to")))
+                target = records.visible_entity(str(f.opt("to")))
+                if not records.access().allows(target.name, "read"):
+                    found[name] = {}  # a lookup's target the caller may not read
+                    continue
                 table = records.table(target.name)
                 stmt = records.select(target.name).where(table.c.id.in_(ids),
                                                          table.c.deleted_at.is_(None))

@@ -166,6 +166,8 @@ def record_event(change: Change, event: str, changes: Mapping[str, Any] | None =
     now = datetime.now(UTC)
     record = jsonable(change.record)
     diff = jsonable(changes if changes is not None else {})
+    #: encrypted fields go only to webhooks that list them in `fields:`, never to automations
+    secret = {f.name for f in change.entity if f.encrypted}
     actor = {"id": change.actor.id, "username": change.actor.username}
     payload: dict[str, Any] = {
         "id": f"evt_{uuid.uuid4().hex}", "event": f"{entity}.{event}", "entity": entity,
@@ -179,14 +181,18 @@ def record_event(change: Change, event: str, changes: Mapping[str, Any] | None =
     for hook in hooks:
         keep = ("id", *hook.fields) if hook.fields else None
         body = {**payload,
-                "data": {k: v for k, v in record.items() if keep is None or k in keep},
-                "changes": {k: v for k, v in diff.items() if keep is None or k in keep}}
+                "data": {k: v for k, v in record.items()
+                         if (k in keep if keep is not None else k not in secret)},
+                "changes": {k: v for k, v in diff.items()
+                            if (k in keep if keep is not None else k not in secret)}}
         rid = change.conn.execute(webhook_deliveries.insert().values(
             **row, webhook=hook.name, payload=body).returning(webhook_deliveries.c.id)
         ).scalar_one()
         stash.append(("deliver", int(rid)))
     for auto in autos:
-        context = {"event": event, "record": record, "changes": diff, "actor_id": actor["id"]}
+        context = {"event": event, "record": {k: v for k, v in record.items() if k not in secret},
+                   "changes": {k: v for k, v in diff.items() if k not in secret},
+                   "actor_id": actor["id"]}
         rid = change.conn.execute(automation_runs.insert().values(
             **row, automation=auto.name, context=context, steps_done=0)
             .returning(automation_runs.c.id)).scalar_one()

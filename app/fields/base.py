@@ -142,7 +142,10 @@ class FieldType:
         return self.expr_kind
 
     def filter_ops_of(self, f: FieldDef) -> tuple[str, ...]:
-        """The filter operators of this field; `filter_ops` unless they depend on options."""
+        """The filter operators of this field; `filter_ops` unless they depend on options.
+        An encrypted field (app/crypto.py) offers only empty / not empty."""
+        if f.encrypted:
+            return ("empty", "not_empty")
         return self.filter_ops
 
     # --- forms and API ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from app.meta.types import EntityDef, FieldDef, Meta, RuleDef, Source, freeze
 COMMON = (
     "label", "help", "required", "unique", "default", "min", "max", "max_length", "pattern",
     "read_only", "hidden", "indexed", "visible_when", "required_when", "renamed_from",
+    "personal", "encrypted",
 )
 STRUCTURAL = ("type", "preset", "remove")
 
@@ -65,7 +66,7 @@ def expand_presets(
                                       f"which does not exist (presets: {known})", src))
             continue
         if "fields" in preset:
-            extra = sorted(set(spec) - {"preset", "label", "help"})
+            extra = sorted(set(spec) - {"preset", "label", "help", "personal"})
             if extra:
                 errors.append(ConfigError(
                     "CRM-E013", f"'{ent}.{fname}' uses block preset '{pname}': "
@@ -75,6 +76,8 @@ def expand_presets(
             for part, part_spec in preset["fields"].items():
                 sub = copy.deepcopy(part_spec)
                 sub["label"] = _join_labels(spec.get("label"), part_spec.get("label"))
+                if "personal" in spec:  # `mailing: {preset: address, personal: true}`: each part
+                    sub["personal"] = spec["personal"]
                 out[f"{fname}_{part}"] = (sub, src)
         else:
             combined = copy.deepcopy({k: v for k, v in preset.items() if k != "fields"})
@@ -105,6 +108,10 @@ def build_field(
                                       f"{ftype_name} field ('{ent}.{fname}')", src))
             continue
         options[key] = value
+    if spec.get("personal") and (ftype.computed or not ftype.has_column):
+        errors.append(ConfigError("CRM-E013", f"option 'personal' does not apply to a "
+                                  f"{ftype_name} field ('{ent}.{fname}'): it is computed, so "
+                                  "mark the fields it is computed from", src))
     missing = [o for o in ftype.required_options if o not in options]
     if missing:
         errors.append(ConfigError("CRM-E012", f"a {ftype_name} field needs "
@@ -138,6 +145,8 @@ def build_field(
         visible_when=spec.get("visible_when"),
         required_when=spec.get("required_when"),
         renamed_from=spec.get("renamed_from"),
+        personal=bool(spec.get("personal", False)),
+        encrypted=bool(spec.get("encrypted", False)),
         options=freeze(options),
         source=src,
     )

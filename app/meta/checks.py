@@ -127,6 +127,71 @@ def check_entity(entity: EntityDef, meta: Meta, registry: Registry) -> Iterator[
                                   f"'{fname}'{_hint(fname, entity.fields)}, which it does not "
                                   "have", entity.source)
     yield from check_lists(entity, registry)
+    yield from _encrypted_errors(entity, kinds, meta, registry)
+
+
+#: field types `encrypted: true` applies to; plugin types built on `string` qualify too
+ENCRYPTABLE = frozenset({"string", "text", "email", "phone"})
+
+
+def encryptable(f: FieldDef, registry: Registry) -> bool:
+    from app.fields.text import RichTextType, StringType, UrlType
+
+    ftype = registry.get(f.type)
+    if f.type in ENCRYPTABLE:
+        return True
+    return registry.plugin_of(f.type) is not None and isinstance(ftype, StringType) \
+        and not isinstance(ftype, RichTextType | UrlType)
+
+
+def _names(source: str | None, kinds: dict[str, str]) -> frozenset[str]:
+    if not source:
+        return frozenset()
+    try:
+        return parse(source, kinds).names
+    except ExprError:  # reported by the expression checks
+        return frozenset()
+
+
+def _encrypted_errors(entity: EntityDef, kinds: dict[str, str], meta: Meta,
+                      registry: Registry) -> Iterator[ConfigError]:
+    """CRM-E048 (where `encrypted` cannot apply) and CRM-E049 (an encrypted field used where
+    the database or an expression would need its clear value)."""
+    secret = {f.name for f in entity if f.encrypted}
+    for f in entity:
+        if f.encrypted and f.type in registry and not encryptable(f, registry):
+            yield ConfigError("CRM-E048", f"{entity.name}.{f.name}: `encrypted` does not apply "
+                              f"to a {f.type} field (only to {', '.join(sorted(ENCRYPTABLE))})",
+                              f.source)
+        for flag in ("unique", "indexed"):
+            if f.encrypted and getattr(f, flag):
+                yield ConfigError("CRM-E048", f"{entity.name}.{f.name}: an encrypted field "
+                                  f"cannot be {flag} (its stored values are ciphertext)",
+                                  f.source)
+        uses = [("formula", f.opt("expr") if f.type == "formula" else None),
+                ("visible_when", f.visible_when), ("required_when", f.required_when),
+                ("default", f.default_expr)]
+        if f.type == "rollup" and f.opt("entity") in meta.entities:
+            child = meta.entities[f.opt("entity")]
+            hidden = {g.name for g in child if g.encrypted}
+            used = (_names(f.opt("where"), expr_kinds(child, registry))
+                    | {str(f.opt("field"))}) & hidden
+            for name in sorted(used):
+                yield ConfigError("CRM-E049", f"{entity.name}.{f.name}: the roll-up uses "
+                                  f"{child.name}.{name}, which is encrypted", f.source)
+        for what, source in uses:
+            for name in sorted(_names(source, kinds) & secret):
+                yield ConfigError("CRM-E049", f"{entity.name}.{f.name} {what} uses '{name}', "
+                                  "which is encrypted (its value is not readable there)",
+                                  f.source)
+    for rule in entity.rules:
+        for name in sorted(_names(rule.when, kinds) & secret):
+            yield ConfigError("CRM-E049", f"rule '{rule.name}' of '{entity.name}' uses "
+                              f"'{name}', which is encrypted", rule.source)
+    if entity.title in secret:
+        yield ConfigError("CRM-E049", f"title '{entity.title}' of '{entity.name}' is encrypted; "
+                          "a title is searched and shown in links, so choose another field",
+                          entity.source)
 
 
 def _field_expressions(

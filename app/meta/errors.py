@@ -31,6 +31,8 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E045 | a formula uses something that cannot be computed in the database |
 | CRM-E046 | formulas refer to each other in a circle |
 | CRM-E047 | two views of one entity share a name |
+| CRM-E048 | `encrypted: true` on a field type it cannot apply to, or with `unique` / `indexed` |
+| CRM-E049 | an encrypted field used where its clear value is needed (expressions, views, title) |
 | CRM-E050 | config.yaml: unknown key, bad value, or an `extends` that cannot be followed |
 | CRM-E060 | a workflows file holds neither `webhooks:` nor `automations:` |
 | CRM-E061 | a webhook event names an unknown entity or event |

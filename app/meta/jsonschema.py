@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.fields.base import Registry
+from app.meta.access import ENTITY_GRANT_SCHEMA
 
 SHIPPED = Path(__file__).with_name("entity.schema.json")
 
@@ -81,6 +82,12 @@ COMMON_FIELD_OPTIONS: dict[str, Any] = {
     "visible_when": EXPRESSION,
     "required_when": EXPRESSION,
     "renamed_from": {"type": "string"},
+    "personal": {"type": "boolean",
+                 "description": "the field holds a person's data: exported and erased by a "
+                                "personal data request (docs/privacy.md)"},
+    "encrypted": {"type": "boolean",
+                  "description": "encrypted at rest with CRM_ENCRYPTION_KEY; never searched, "
+                                 "sorted or filtered on (string, text, email, phone)"},
     "preset": {"type": "string"},
     "remove": {"type": "boolean", "description": "overlay: remove this base field (data kept)"},
 }
@@ -146,7 +153,8 @@ def entity_schema(registry: Registry, for_editors: bool = True) -> dict[str, Any
             "description": {"type": "string"},
             "fields": {"type": "object", "additionalProperties": field},
             "rules": {"type": "array", "items": rule},
-            "permissions": {"type": "object", "additionalProperties": {"type": "object"}},
+            "permissions": {"type": "object", "propertyNames": {"type": "string"},
+                            "additionalProperties": ENTITY_GRANT_SCHEMA},
             "layout": {
                 "type": "array",
                 "items": {

@@ -108,6 +108,8 @@ def value_field(f: FieldDef, registry: Registry) -> tuple[FieldType, FieldDef]:
 
 
 def sortable(f: FieldDef, registry: Registry) -> bool:
+    if f.encrypted:  # ciphertext has no useful order
+        return False
     ftype = registry.get(f.type)
     if not (ftype.has_column or f.type == "formula"):
         return False
@@ -151,6 +153,9 @@ def parse_filter(f: FieldDef, op: str, raw: Any, registry: Registry, *,
     between, one or more for in/not_in/contains/starts_with, else exactly one. A date given to
     a datetime field stands for that whole day. Raises FilterValueError (a sentence)."""
     ops = registry.get(f.type).filter_ops_of(f)
+    if f.encrypted and op not in NO_VALUE_OPS:
+        raise FilterValueError(_("the field is encrypted, so only the operators empty and "
+                                 "not_empty apply"))
     if op not in ops:
         raise FilterValueError(_("the operator '%(op)s' does not apply (use %(ops)s)",
                                  op=op, ops=", ".join(ops)))
@@ -228,6 +233,9 @@ def _sort_errors(entity: EntityDef, where: str, sort: str | None, src: Source,
     if name not in known:
         yield ConfigError("CRM-E038", f"{where} of '{entity.name}' sorts by '{name}'"
                           f"{_hint(name, list(known))}, which is not a field", src)
+    elif known[name].encrypted:
+        yield ConfigError("CRM-E049", f"{where} of '{entity.name}' sorts by '{name}', which "
+                          "is encrypted and cannot be sorted", src)
     elif not sortable(known[name], registry):
         yield ConfigError("CRM-E038", f"{where} of '{entity.name}' sorts by '{name}', a "
                           f"{known[name].type} field, which cannot be sorted", src)
@@ -261,6 +269,11 @@ def check_lists(entity: EntityDef, registry: Registry) -> Iterator[ConfigError]:
                                   view.source)
                 continue
             for op, value in ops.items():
+                if f.encrypted and op not in NO_VALUE_OPS:
+                    yield ConfigError("CRM-E049", f"{where} of '{entity.name}' filters "
+                                      f"'{fname}' {op}: it is encrypted, so only empty and "
+                                      "not_empty apply", view.source)
+                    continue
                 try:
                     parse_filter(f, str(op), value, registry, me=0)
                 except FilterValueError as exc:

@@ -93,9 +93,10 @@ def read_documents(dirs: Sequence[Path]) -> tuple[list[Document], list[ConfigErr
             if not broken:
                 errors.append(ConfigError("CRM-E003", "the file is empty", Source(name, 1, 1)))
             continue
-        if not isinstance(data, dict) or not ({"entity", "presets"} & set(data)):
+        if not isinstance(data, dict) or not ({"entity", "presets", "access"} & set(data)):
             errors.append(ConfigError(
-                "CRM-E003", "the file must start with `entity: <name>` or `presets:`",
+                "CRM-E003", "the file must start with `entity: <name>`, `presets:` or "
+                "`access:`",
                 positions.at(())))
             continue
         docs.append(Document(name, data, positions, layer))
@@ -235,6 +236,10 @@ def merge(docs: Sequence[Document]) -> tuple[Merged, list[ConfigError]]:
             elif key in ("label", "plural", "permissions") and isinstance(value, dict):
                 _merge_mapping(target.setdefault(key, {}), value)
                 merged.note(f"{ent}/{key}", doc.positions.at((key,)))
+                if key == "permissions":  # each role's line, for `crm access explain`
+                    for role in value:
+                        merged.note(f"{ent}/permissions/{role}",
+                                    doc.positions.at((key, role)))
             elif key != "entity":
                 target[key] = value
                 merged.note(f"{ent}/{key}", doc.positions.at((key,)))
@@ -271,10 +276,14 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
           workflow_dirs: Sequence[Path] = ()) -> Meta:
     import dataclasses
 
+    from app.meta.access import is_access_doc, load_access
     from app.meta.build import build_meta, digest_of
     from app.meta.workflows import load_workflows
 
     docs, errors = read_documents(schema_dirs)
+    read_order = tuple(d.file for d in docs)
+    access_docs = [d for d in docs if is_access_doc(d.data)]
+    docs = [d for d in docs if not is_access_doc(d.data)]
     validator = jsonschema.Draft202012Validator(entity_schema(reg, for_editors=False))
     valid_docs = []
     broken: list[str] = []
@@ -298,6 +307,11 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
             meta = dataclasses.replace(meta, webhooks=freeze(webhooks),
                                        automations=freeze(automations))
             object.__setattr__(meta, "digest", digest_of(meta))
+    if access_docs:
+        access, access_errors = load_access(access_docs, meta)
+        errors.extend(access_errors)
+        meta = dataclasses.replace(meta, access=access, files=read_order)
+        object.__setattr__(meta, "digest", digest_of(meta))
     if errors:
         raise ConfigErrors(errors)
     return meta

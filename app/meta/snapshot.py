@@ -11,7 +11,7 @@ from app.meta.types import Choice, EntityDef, FieldDef, Meta, RuleDef, Source, f
 _FIELD_ATTRS = (
     "type", "label", "help", "required", "unique", "default", "default_expr", "min", "max",
     "max_length", "pattern", "read_only", "hidden", "indexed", "visible_when", "required_when",
-    "renamed_from",
+    "renamed_from", "personal", "encrypted",
 )
 
 
@@ -92,6 +92,10 @@ def meta_to_dict(meta: Meta) -> dict[str, Any]:
         out["webhooks"] = webhooks_to_dict(meta.webhooks)
     if meta.automations:
         out["automations"] = automations_to_dict(meta.automations)
+    if meta.access is not None:
+        from app.meta.access import access_to_dict
+
+        out["access"] = access_to_dict(meta.access)
     return out
 
 
@@ -132,10 +136,12 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
             list_view=build_list_def(e.get("list"), Source(name)),
             views=build_views(e.get("views"), Source(name)),
         )
+    from app.meta.access import access_from_dict
     from app.meta.workflows import automations_from_dict, webhooks_from_dict
 
     src = Source(f"config version {data.get('digest', '')[:12]}")
-    return Meta(entities=freeze(entities), roles=tuple(data.get("roles") or ()),
+    access = access_from_dict(data["access"], src) if "access" in data else None
+    return Meta(access=access, entities=freeze(entities), roles=tuple(data.get("roles") or ()),
                 digest=data.get("digest", ""),
                 webhooks=freeze(webhooks_from_dict(data.get("webhooks") or {}, src)),
                 automations=freeze(automations_from_dict(data.get("automations") or {}, src)))

@@ -149,6 +149,11 @@ class FieldDef:
     required_when: str | None = None
     #: previous name of this field: the migration renames the column and keeps its data
     renamed_from: str | None = None
+    #: the field holds a person's data (name, e-mail, phone, address, birthday ...): exported by
+    #: and erased by a personal data request (app/records/privacy.py)
+    personal: bool = False
+    #: the value is encrypted at rest (app/crypto.py): never searched, sorted or filtered on
+    encrypted: bool = False
     #: type-specific options (`to`, `choices`, `expr`, `result`, `format`, `precision`, ...)
     options: Mapping[str, Any] = field(default_factory=dict)
     source: Source = field(default_factory=lambda: Source("<unknown>"))
@@ -215,7 +220,7 @@ class EntityDef:
     title: str | None
     fields: Mapping[str, FieldDef]
     rules: tuple[RuleDef, ...] = ()
-    #: role -> permission mapping, kept as written; the permissions issue gives it meaning
+    #: role -> that role's grant on this entity (app/meta/access.py)
     permissions: Mapping[str, Any] = field(default_factory=dict)
     #: form/detail layout as written (sections of fields); the UI issue gives it meaning
     layout: tuple[Mapping[str, Any], ...] = ()
@@ -309,6 +314,9 @@ class Meta:
     #: outbound webhooks and automations by name (workflows/*.yaml; app/meta/workflows.py)
     webhooks: Mapping[str, WebhookDef] = field(default_factory=dict)
     automations: Mapping[str, AutomationDef] = field(default_factory=dict)
+    #: roles' hierarchy and default grants, teams and sharing rules (app/meta/access.py);
+    #: None when the config has no access file (then only admins may do anything)
+    access: Any = None
 
     def entity(self, name: str) -> EntityDef:
         return self.entities[name]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
+from app import crypto
 from app.expr import parse
 from app.fields import registry
 from app.fields.computed import autonumber_scope, format_autonumber
@@ -92,6 +93,9 @@ class Applier:
         entity = self.meta.entities[step.entity]
         if how == "default":
             value = registry.get(f.type).to_python(f, f.default)
+            if f.encrypted and isinstance(value, str) and self.conn.execute(
+                    sa.select(table.c.id).limit(1)).first() is not None:
+                value = self._keyed(lambda keys: keys.encrypt(value, f"{entity.name}.{f.name}"))
             self.conn.execute(sa.update(table).where(col.is_(None)).values({col.name: value}))
         elif how == "default_expr":
             columns = {g.name: table.c[registry.get(g.type).column_name(g)] for g in entity
@@ -167,6 +171,29 @@ class Applier:
             f"ALTER TABLE {self.q(table_name)} RENAME COLUMN {self.q(tmp)} TO {self.q(col)}")
         for idx in indexes:
             self.ops.create_index(idx["name"], table_name, [col], unique=bool(idx.get("unique")))
+
+    def _keyed(self, work: Any) -> Any:
+        """`work(keys)` with the deployment's keys; a key problem refuses the whole change."""
+        from app.migrate.publish import PublishError
+
+        try:
+            return work(crypto.keys_of(self.conn.engine))
+        except crypto.EncryptionError as exc:
+            raise PublishError(f"{exc.message} Nothing was changed.") from None
+
+    def op_encrypt_column(self, step: Step) -> None:
+        """Encrypt every value in place; the column becomes Text (ciphertext is longer)."""
+        f, table, col = self.field(step), self.table_name(step), step.column or ""
+        if not self.sqlite:
+            self.ops.alter_column(table, col, type_=sa.Text())
+        self._keyed(lambda keys: crypto.encrypt_column(self.conn, step.entity, f, col, keys))
+
+    def op_decrypt_column(self, step: Step) -> None:
+        """Decrypt every value in place; the column gets its type's own SQL type back."""
+        f, table, col = self.field(step), self.table_name(step), step.column or ""
+        self._keyed(lambda keys: crypto.decrypt_column(self.conn, step.entity, f, col, keys))
+        if not self.sqlite:
+            self.ops.alter_column(table, col, type_=registry.get(f.type).sa_type(f))
 
     def op_alter_length(self, step: Step) -> None:
         if self.sqlite:

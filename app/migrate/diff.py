@@ -122,7 +122,9 @@ class EntityDiff:
                 self.step("rename_column", f"rename {self.new.name}.{f.renamed_from} to "
                           f"{f.name} (data kept)", column=col, rows=self.rows,
                           data={"old_column": old_col})
-                if prev is not None and prev.type != f.type:
+                if prev is not None and (prev.encrypted or f.encrypted):
+                    self.encryption(prev, f, col)
+                elif prev is not None and prev.type != f.type:
                     self.convert(prev, f, col)
                 return
             self.add(f, col)
@@ -131,10 +133,13 @@ class EntityDiff:
             self.step("restore_column", f"show {self.new.name}.{f.name} again: its column was "
                       "kept when it was removed, with its data", column=col, rows=self.rows,
                       data={"field": field_to_dict(f)})
-        if oldf is not None and oldf.type != f.type:
+        if oldf is not None and (oldf.encrypted or f.encrypted):
+            self.encryption(oldf, f, col)  # ciphertext: no length or type checks here
+        elif oldf is not None and oldf.type != f.type:
             self.convert(oldf, f, col)
         elif oldf is None:
-            self.convert(None, f, col, only_check=True)
+            if not f.encrypted:  # ciphertext cannot be checked against the type
+                self.convert(None, f, col, only_check=True)
         elif f.type == "string" and (f.max_length or 255) < (oldf.max_length or 255):
             self.shorten(f, col, oldf)
         elif f.type == "string" and (f.max_length or 255) > (oldf.max_length or 255):
@@ -164,6 +169,10 @@ class EntityDiff:
         elif f.default is not None:
             data["backfill"] = "default"
             summary += f", existing rows set to the default {f.default!r}"
+        elif f.default_expr and f.encrypted and self.rows:
+            safety = UNSUPPORTED
+            problems.append(f"{f.name} is encrypted: an expression default cannot fill the "
+                            f"{self.rows} existing rows; add it without the default first")
         elif f.default_expr:
             data["backfill"] = "default_expr"
             summary += f", existing rows set to {f.default_expr}"
@@ -208,6 +217,30 @@ class EntityDiff:
                   + (" (same storage, no rewrite)" if same_sql else ", every value converted"),
                   column=col, rows=self.rows,
                   data={"field": field_to_dict(f), "rewrite": not same_sql})
+
+    def encryption(self, oldf: FieldDef, f: FieldDef, col: str) -> None:
+        """`encrypted` turned on or off: every stored value is encrypted or decrypted in the
+        apply step (with the deployment's key, app/crypto.py). A type change at the same
+        time cannot check the values, so it is refused."""
+        name = f"{self.new.name}.{f.name}"
+        if oldf.type != f.type:
+            self.step("convert_column", f"change {name} from {oldf.type} to {f.type}",
+                      column=col, rows=self.rows, safety=UNSUPPORTED,
+                      problems=[f"{name} is encrypted: change its type and its encryption in "
+                                "two steps (remove `encrypted`, migrate, change the type, "
+                                "migrate, encrypt again)"])
+            return
+        if oldf.encrypted == f.encrypted:
+            return
+        filled = self._count(f'"{col}" IS NOT NULL') if self.rows else 0
+        if f.encrypted:
+            self.step("encrypt_column", f"encrypt {name}: its {filled} values are encrypted "
+                      "with the current key (CRM_ENCRYPTION_KEY)", column=col, rows=filled,
+                      data={"field": field_to_dict(f)})
+        else:
+            self.step("decrypt_column", f"decrypt {name}: its {filled} values are stored in "
+                      "clear from now on", column=col, rows=filled,
+                      data={"field": field_to_dict(f)})
 
     def shorten(self, f: FieldDef, col: str, oldf: FieldDef) -> None:
         limit = f.max_length or 255

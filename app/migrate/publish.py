@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app import seclog
 from app.meta.snapshot import meta_from_dict, meta_to_dict
 from app.meta.types import Meta
 from app.migrate import files
@@ -117,6 +118,9 @@ def _record(conn: sa.Connection, meta: Meta, base: int | None, author: str | Non
             conn.execute(sa.insert(roles).values(name=role, active=True))
     conn.execute(sa.update(roles).where(roles.c.name.not_in(meta.roles)).values(active=False))
     conn.execute(sa.update(roles).where(roles.c.name.in_(meta.roles)).values(active=True))
+    seclog.record(conn, seclog.CONFIG_PUBLISHED, username=author, detail={
+        "version": int(vid), "digest": meta.digest, "based_on": base,
+        "migration": migration_id, "message": message})
     return int(vid)
 
 

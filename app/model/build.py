@@ -49,6 +49,8 @@ def field_columns(
 ) -> Iterator[tuple[FieldDef, sa.Column[Any]]]:
     for f in entity:
         col = registry.get(f.type).column(f, entity, meta)
+        if col is not None and f.encrypted:  # ciphertext, whatever the type (app/crypto.py)
+            col = sa.Column(col.name, sa.Text(), nullable=True)
         if col is not None:
             yield f, col
 

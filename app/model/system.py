@@ -1,4 +1,5 @@
-"""System tables: users, roles, config versions, schema history, audit, autonumber sequences.
+"""System tables: users, roles, config versions, schema history, audit, the security log,
+autonumber sequences.
 
 They live in their own MetaData, fixed by the code (not by YAML). Each config version's model
 gets a copy of `sys_user` so lookups of type `user` can reference it.
@@ -116,6 +117,27 @@ sequences = sa.Table(
     sa.Column("value", sa.Integer, nullable=False, default=0),
 )
 
+#: security events (sign-ins, tokens, user changes, exports, config publishes, denials):
+#: append-only, enforced by triggers (`app.seclog.install_guards`); no foreign keys, so that
+#: no cascade ever has to change a row
+security_log = sa.Table(
+    "sys_security_log",
+    system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("username", sa.String(80)),
+    sa.Column("ip", sa.String(45)),
+    sa.Column("entity", sa.String(63)),
+    sa.Column("record_id", sa.Integer),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_sys_security_log_event", "event", "id"),
+    sa.Index("ix_sys_security_log_username", "username", "id"),
+    sa.Index("ix_sys_security_log_ip", "ip", "at"),
+    sa.Index("ix_sys_security_log_at", "at"),
+)
+
 from app.model import system_events  # noqa: E402,F401  (the event outbox tables)
 
 SYSTEM_TABLES = frozenset(system_metadata.tables)
@@ -128,6 +150,10 @@ def sequence_key(table: str, column: str, scope: str) -> str:
 
 
 def create_system_tables(conn: sa.Connection) -> None:
-    import app.model.tokens  # noqa: F401  (its table joins system_metadata)
+    import app.model.access
+    import app.model.tokens  # noqa: F401
 
     system_metadata.create_all(conn, checkfirst=True)
+    from app.seclog import install_guards
+
+    install_guards(conn)  # sys_security_log refuses UPDATE and DELETE (existing tables too)

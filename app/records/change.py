@@ -25,6 +25,8 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system", ("admin",))
+#: nobody signed in: no role, so no grant (id 0 is never a user's)
+ANONYMOUS = Actor(0, "anonymous", ())
 
 
 @dataclass

@@ -86,7 +86,7 @@ def my_activities(records: Records, user_id: int, now: datetime | None = None, *
                   limit: int = 50) -> Agenda | None:
     """Activities owned by or assigned to `user_id`, not closed, due today or earlier."""
     shape = activity_shape(records)
-    if shape is None:
+    if shape is None or not records.access().allows(ACTIVITY, "read"):
         return None
     now = _utc(now or datetime.now(UTC))
     today = now.date()
@@ -104,7 +104,8 @@ def my_activities(records: Records, user_id: int, now: datetime | None = None, *
         start_tomorrow = start_today + timedelta(days=1)
     where = sa.and_(table.c.deleted_at.is_(None), sa.or_(*mine),
                     sa.or_(status.is_(None), status.not_in(shape.closed)),
-                    due.is_not(None), due < start_tomorrow)
+                    due.is_not(None), due < start_tomorrow,
+                    *_readable(records, ACTIVITY))
     stmt = records.select(ACTIVITY).where(where).order_by(due, table.c.id).limit(limit)
     count = sa.select(sa.func.count()).select_from(table).where(where)
     with records.engine.connect() as conn:
@@ -140,8 +141,9 @@ def my_deals(records: Records, user_id: int, today: date | None = None, *,
              limit: int = 20) -> Pipeline | None:
     """Opportunities owned by `user_id`, not won or lost, closing this month."""
     e = records.meta.entities.get(DEAL)
-    if e is None:
+    if e is None or not records.access().allows(DEAL, "read"):
         return None
+    e = records.visible_entity(DEAL)
     stage = e.fields.get("stage")
     close = next((e.fields[n] for n in CLOSE_FIELDS if n in e.fields), None)
     if stage is None or close is None or close.type != "date":
@@ -155,7 +157,7 @@ def my_deals(records: Records, user_id: int, today: date | None = None, *,
     closed = [v for v in CLOSED_STAGES if v in {c.value for c in stage.choices}]
     where = sa.and_(table.c.deleted_at.is_(None), table.c.owner_id == user_id,
                     sa.or_(stage_col.is_(None), stage_col.not_in(closed)),
-                    close_col >= first, close_col < following)
+                    close_col >= first, close_col < following, *_readable(records, DEAL))
     stmt = records.select(DEAL).where(where).order_by(close_col, table.c.id).limit(limit)
     sums: list[sa.ColumnElement[Any]] = [sa.func.count()]
     if amount is not None:
@@ -189,7 +191,8 @@ def recent(records: Records, user_id: int, *, limit: int = 10, scan: int = 500) 
     with records.engine.connect() as conn:
         for row in conn.execute(stmt):
             key = (str(row.entity), int(row.record_id))
-            if row.entity in records.meta.entities and key not in picked:
+            if row.entity in records.meta.entities and key not in picked \
+                    and records.access().allows(str(row.entity), "read"):
                 picked[key] = (str(row.action), row.at)
             if len(picked) >= limit * 2:
                 break
@@ -210,10 +213,17 @@ def _live_titles(records: Records, conn: sa.Connection, keys: Sequence[tuple[str
     for entity, ids in by_entity.items():
         table = records.table(entity)
         rows = conn.execute(sa.select(table.c.id).where(
-            table.c.id.in_(ids), table.c.deleted_at.is_(None))).scalars().all()
+            table.c.id.in_(ids), table.c.deleted_at.is_(None),
+            *_readable(records, entity))).scalars().all()
         titles = records.titles(entity, list(rows), conn)
         out.update({(entity, int(i)): titles[int(i)].strip() for i in rows})
     return out
+
+
+def _readable(records: Records, entity: str) -> list[sa.ColumnElement[bool]]:
+    """The access condition on `entity` for the records service's actor, as a WHERE list."""
+    where = records.readable(entity)
+    return [] if where is None else [where]
 
 
 def my_counts(records: Records, user_id: int, entities: Sequence[str] | None = None, *,
@@ -221,7 +231,7 @@ def my_counts(records: Records, user_id: int, entities: Sequence[str] | None = N
     """(entity, how many live records `user_id` owns, whether there are more than that) for
     each entity: one query, by the owner index, counting at most `cap` + 1 rows per entity."""
     names = [n for n in (entities or [e.name for e in records.meta])
-             if n in records.meta.entities]
+             if n in records.meta.entities and records.access().allows(n, "read")]
     if not names:
         return []
     parts = []

@@ -284,7 +284,8 @@ def search_columns(records: Records, entity: EntityDef) -> list[FieldDef]:
     title = entity.fields.get(entity.title or "")
     if title is not None:
         found.append(title)
-    text = [f for f in entity if f.type in SEARCH_TYPES and f is not title and not f.hidden]
+    text = [f for f in entity if f.type in SEARCH_TYPES and f is not title and not f.hidden
+            and not f.encrypted]
     text.sort(key=lambda f: (not f.indexed, f.type == "text"))
     return (found + text)[:SEARCH_COLUMNS]
 
@@ -318,6 +319,8 @@ def _sort_of(records: Records, entity: EntityDef, sort: str | None) -> _Sort:
     if name == "id":
         return _Sort(text, desc, None, table.c.id, False)
     f = fields_of(entity).get(name)
+    if f is not None and f.encrypted:
+        raise QueryError(_("Cannot sort by '%(name)s': it is encrypted.", name=name))
     if f is None or not sortable(f, records.registry):
         raise QueryError(_("Cannot sort by '%(name)s'.", name=name))
     col = _column(records, entity, f)
@@ -416,19 +419,24 @@ def _fetch(conn: sa.Connection, base: sa.Select[Any], s: _Sort, idc: sa.ColumnEl
 
 
 def run(records: Records, entity: str, query: ListQuery, *, with_count: bool = True) -> Page:
-    """One page of a list: rows (record dicts), cursors, capped count, lookup titles."""
-    e = records.entity(entity)
+    """One page of a list: rows (record dicts), cursors, capped count, lookup titles. Only
+    what the records service's actor may see: their records, without their hidden fields
+    (which they cannot filter or sort on either)."""
+    e = records.visible_entity(entity)
     if not 1 <= query.page_size <= MAX_BATCH:
         raise QueryError(_("The page size must be between 1 and %(max)s.", max=MAX_BATCH))
     columns = resolve_columns(records, e, query.columns)
     table = records.table(entity)
     dialect = records.engine.dialect.name
     where = conditions(records, e, query, dialect)
+    access = records.readable(entity)
+    if access is not None:
+        where.append(access)
     s = _sort_of(records, e, query.sort)
     cursor = decode_cursor(s, query.cursor, records.registry) if query.cursor else None
     if query.backward and cursor is None:
         raise QueryError(_("A previous page needs a page link."))
-    base = records.select(entity).where(*where)
+    base = records.full_select(entity, records.hidden(entity)).where(*where)
     with records.engine.connect() as conn:
         rows, more = _fetch(conn, base, s, table.c.id, cursor, query.page_size, query.backward)
         count = 0
@@ -453,7 +461,7 @@ def run(records: Records, entity: str, query: ListQuery, *, with_count: bool = T
 def check(records: Records, entity: str, query: ListQuery) -> None:
     """Raise QueryError when a query could not run (filters, sort, columns), without running
     it: for saving views."""
-    e = records.entity(entity)
+    e = records.visible_entity(entity)
     resolve_columns(records, e, query.columns)
     conditions(records, e, query, records.engine.dialect.name)
     _sort_of(records, e, query.sort)

@@ -127,7 +127,8 @@ def columns_of(records: Records, entity: str, names: Iterable[str]
     formulas = records.models.formulas.get(entity, {})
     cols: list[sa.ColumnElement[Any]] = [table.c[k] for k in SYSTEM_KEYS]
     title = records.entity(entity).title
-    wanted = [n for n in dict.fromkeys([title or "", *names]) if n]
+    hidden = records.hidden(entity)
+    wanted = [n for n in dict.fromkeys([title or "", *names]) if n and n not in hidden]
     for name in wanted:
         if name in formulas:
             cols.append(formulas[name].label(name))
@@ -146,8 +147,10 @@ def related_list(records: Records, link: Link, parent_id: int, limit: int = 10,
     name = link.child.name
     table = records.table(name)
     col = table.c[records.spec(name).columns[link.field.name]]
-    where = sa.and_(col == parent_id, table.c.deleted_at.is_(None))
-    columns = summary_columns(link.child, [link.field.name])
+    access = records.readable(name)
+    where = sa.and_(col == parent_id, table.c.deleted_at.is_(None),
+                    *([] if access is None else [access]))
+    columns = summary_columns(records.visible_entity(name), [link.field.name])
     stmt = (sa.select(*columns_of(records, name, [f.name for f in columns])).where(where)
             .order_by(table.c.id.desc()).limit(limit + 1))
     rows = [records.to_record(r) for r in conn.execute(stmt)]
@@ -165,7 +168,8 @@ def related_lists(records: Records, entity: str, parent_id: int, limit: int = 10
         with records.engine.connect() as own:
             return related_lists(records, entity, parent_id, limit, own)
     return [related_list(records, link, parent_id, limit, conn)
-            for link in links_to(records, entity)]
+            for link in links_to(records, entity)
+            if records.access().allows(link.child.name, "read")]
 
 
 def detail_children(records: Records, entity: str, parent_id: int) -> list[tuple[Link, int]]:
@@ -212,12 +216,15 @@ def from_json(records: Records, f: FieldDef, value: Any) -> Any:
 def history_events(records: Records, entity: str, record_id: int,
                    conn: sa.Connection | None = None) -> list[Event]:
     e = records.entity(entity)
+    hidden = records.hidden(entity)
     order = {name: i for i, name in enumerate(e.fields)}
     events = []
     for row in records.history(entity, record_id, conn):
         changes = []
         for name, pair in (row.get("changes") or {}).items():
             old, new = (pair[0], pair[-1]) if isinstance(pair, list) and pair else (None, pair)
+            if name in hidden:
+                continue
             f = e.fields.get(name) or (OWNER_FIELD if name == OWNER else None)
             if f is not None:
                 if f.hidden:
@@ -244,7 +251,7 @@ def linked_events(records: Records, entity: str, record_id: int, limit: int = 50
 def _linked(records: Records, conn: sa.Connection, name: str, entity: str, record_id: int,
             limit: int) -> list[Event]:
     child = records.meta.entities.get(name)
-    if child is None:
+    if child is None or not records.access().allows(name, "read"):
         return []
     spec = records.spec(name)
     table = records.table(name)

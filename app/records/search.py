@@ -54,8 +54,9 @@ Searched = list[tuple[FieldDef | None, sa.ColumnElement[Any]]]
 
 def searchable(records: Records, entity: str) -> Searched:
     """The columns searched in `entity`: (field, SQL column); the title first (field None
-    when the title is not a stored text field). Empty when the entity has no text field."""
-    e = records.entity(entity)
+    when the title is not a stored text field). Empty when the entity has no text field.
+    Fields hidden from the records service's actor are not searched."""
+    e = records.visible_entity(entity)
     table = records.table(entity)
     columns = records.spec(entity).columns
     out: Searched = []
@@ -67,7 +68,7 @@ def searchable(records: Records, entity: str) -> Searched:
         out.append((None, records.title_column(entity)))
         covered |= records.spec(entity).expr(str(title_field.opt("expr"))).names
     fields = [f for f in e if f.type in TEXT_TYPES and not f.hidden and f.name not in covered
-              and columns.get(f.name, "") in table.c]
+              and not f.encrypted and columns.get(f.name, "") in table.c]
     fields.sort(key=_priority)
     for f in fields[:MAX_COLUMNS - len(out)]:
         out.append((f, table.c[columns[f.name]]))
@@ -88,14 +89,17 @@ def contains(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]
 
 def search_entity(records: Records, entity: str, text: str, *, per_entity: int = 10,
                   count_cap: int = 1000, conn: sa.Connection | None = None) -> EntityHits:
-    """The records of `entity` whose searched columns contain `text` (not deleted)."""
+    """The records of `entity` whose searched columns contain `text` (not deleted), among
+    those the records service's actor may see (Forbidden when they may see none)."""
+    access = records.readable(entity)
     e = records.entity(entity)
     cols = searchable(records, entity)
     if not cols or len(text.strip()) < MIN_LENGTH:
         return EntityHits(e)
     text = text.strip()
     table = records.table(entity)
-    where = sa.and_(table.c.deleted_at.is_(None), sa.or_(*(contains(c, text) for _, c in cols)))
+    where = sa.and_(table.c.deleted_at.is_(None), sa.or_(*(contains(c, text) for _, c in cols)),
+                    *([] if access is None else [access]))
     title = records.title_column(entity)
     stmt = (sa.select(table.c.id, title.label("title"),
                       *(c.label(f"c{i}") for i, (_, c) in enumerate(cols)))
@@ -136,7 +140,7 @@ def search(records: Records, text: str, *, entities: Iterable[str] | None = None
     out = []
     with records.engine.connect() as conn:
         for name in names:
-            if name not in records.meta.entities:
+            if name not in records.meta.entities or not records.access().allows(name, "read"):
                 continue
             found = search_entity(records, name, text, per_entity=per_entity,
                                   count_cap=count_cap, conn=conn)

@@ -18,17 +18,20 @@ from typing import Any
 import pluggy
 import sqlalchemy as sa
 
+from app import crypto
+from app.access.actor import ActorAccess
 from app.fields import registry as default_registry
 from app.fields.base import Registry
 from app.i18n import _
 from app.meta.types import EntityDef
 from app.model.build import Models
 from app.model.system import audit, users
-from app.records import side
+from app.records import guard, side
 from app.records.change import SYSTEM, Actor, Change, transitions
 from app.records.errors import (
     Conflict,
     ConflictInfo,
+    Forbidden,
     ItemFailed,
     NotFound,
     RecordError,
@@ -54,15 +57,19 @@ class Records:
 
     def __init__(self, engine: sa.Engine, models: Models, *,
                  plugins: pluggy.PluginManager | None = None,
-                 registry: Registry = default_registry) -> None:
+                 registry: Registry = default_registry, actor: Actor = SYSTEM) -> None:
         self.engine = engine
         self.models = models
         self.meta = models.meta
         self.plugins = plugins
         self.registry = registry
+        #: whose reads these are: selects, lists, searches and `get` show only what this actor
+        #: may see (writes check the actor they are given)
+        self.actor = actor
+        self._access: dict[Actor, ActorAccess] = {}
         #: specs and SELECTs by (kind, entity, registry), shared by every Records of this config
         #: version: kept on its Models, since neither changes within a version
-        self._memo: dict[tuple[str, str, Registry], Any] = vars(models).setdefault(
+        self._memo: dict[tuple[Any, ...], Any] = vars(models).setdefault(
             "_records_memo", {})
 
     # --- metadata ----------------------------------------------------------------------------
@@ -82,18 +89,77 @@ class Records:
     def table(self, name: str) -> sa.Table:
         return self.models.tables[self.entity(name).name]
 
+    # --- access ------------------------------------------------------------------------------
+    def access(self, actor: Actor | None = None) -> ActorAccess:
+        """What `actor` (default: this service's actor) may do."""
+        who = self.actor if actor is None else actor
+        found = self._access.get(who)
+        if found is None:
+            found = self._access.setdefault(who, ActorAccess(self, who))
+        return found
+
+    def permits(self, entity: str, record_id: int, action: str) -> bool:
+        """Whether this service's actor may `action` (read, edit, delete) this record."""
+        acc = self.access()
+        if acc.unrestricted:
+            return True
+        if not acc.allows(entity, action):
+            return False
+        table = self.table(entity)
+        stmt = sa.select(table.c.id).where(table.c.id == record_id)
+        where = acc.where(entity, action)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt if where is None else stmt.where(where)).first() is not None
+
+    def visible_entity(self, name: str) -> EntityDef:
+        """The entity as this service's actor sees it: without the fields hidden from them,
+        with those they may not change marked read-only."""
+        from app.access.view import visible_meta
+
+        e = self.entity(name)
+        if self.access().unrestricted:
+            return e
+        return visible_meta(self.meta, self.actor.roles).entities[name]
+
+    def hidden(self, entity: str) -> frozenset[str]:
+        """Fields of `entity` this service's actor may not see (absent from every read)."""
+        return self.access().hidden(entity)
+
+    def readable(self, entity: str) -> sa.ColumnElement[bool] | None:
+        """The condition on `entity`'s table for records this service's actor may read (None:
+        all). Raises Forbidden when the actor may read none of that entity."""
+        acc = self.access()
+        if not acc.allows(entity, "read"):
+            raise Forbidden(_("You may not see %(entities)s.",
+                              entities=self.entity(entity).plural_for(_locale())))
+        return acc.where(entity, "read")
+
     def select(self, name: str) -> sa.Select[Any]:
-        """SELECT of every system column, stored field (by field name) and formula (built
-        once per config version: a Select is immutable, `.where()` makes a new one)."""
-        stmt: sa.Select[Any] | None = self._memo.get(("select", name, self.registry))
+        """SELECT of what this service's actor may read: the system columns, the stored
+        fields (by field name) and formulas they may see, of the records they may see.
+        Raises Forbidden when they may see none of that entity."""
+        where = self.readable(name)
+        stmt = self.full_select(name, self.hidden(name))
+        return stmt if where is None else stmt.where(where)
+
+    def full_select(self, name: str, hidden: frozenset[str] = frozenset()) -> sa.Select[Any]:
+        """SELECT of every system column, stored field and formula but `hidden` (built once per
+        config version: a Select is immutable, `.where()` makes a new one). No access check."""
+        keys = crypto.keys_of(self.engine)  # encrypted fields are read as clear text
+        key = ("select", name, self.registry, hidden, keys)
+        stmt: sa.Select[Any] | None = self._memo.get(key)
         if stmt is not None:
             return stmt
         table = self.table(name)
         spec = self.spec(name)
+        fields = spec.entity.fields
         cols: list[sa.ColumnElement[Any]] = [table.c[k] for k in SYSTEM_KEYS]
-        cols += [table.c[c].label(f) for f, c in spec.columns.items() if c in table.c]
-        cols += [sql.label(f) for f, sql in self.models.formulas.get(name, {}).items()]
-        return self._memo.setdefault(("select", name, self.registry), sa.select(*cols))
+        cols += [(crypto.decrypting(table.c[c], keys, name, fields[f]) if fields[f].encrypted
+                  else table.c[c]).label(f) for f, c in spec.columns.items()
+                 if c in table.c and f not in hidden]
+        cols += [sql.label(f) for f, sql in self.models.formulas.get(name, {}).items()
+                 if f not in hidden]
+        return self._memo.setdefault(key, sa.select(*cols))
 
     def to_record(self, row: sa.Row[Any]) -> dict[str, Any]:
         return dict(row._mapping)
@@ -110,8 +176,14 @@ class Records:
     # --- reads -------------------------------------------------------------------------------
     def get(self, entity: str, record_id: int, *, deleted: bool = False,
             conn: sa.Connection | None = None) -> dict[str, Any]:
+        """One record as this service's actor may see it (NotFound when they may not)."""
+        return self._get(entity, record_id, deleted=deleted, conn=conn, stmt=self.select(entity))
+
+    def _get(self, entity: str, record_id: int, *, deleted: bool = False,
+             conn: sa.Connection | None = None, stmt: sa.Select[Any] | None = None
+             ) -> dict[str, Any]:
         table = self.table(entity)
-        stmt = self.select(entity).where(table.c.id == record_id)
+        stmt = (self.full_select(entity) if stmt is None else stmt).where(table.c.id == record_id)
         if not deleted:
             stmt = stmt.where(table.c.deleted_at.is_(None))
         if conn is None:
@@ -255,7 +327,14 @@ class Records:
     def _create(self, conn: sa.Connection, entity: str, raw: Mapping[str, Any], actor: Actor
                 ) -> Change:
         spec = self.spec(entity)
+        acc = self.access(actor)
+        if not acc.allows(entity, "create"):
+            raise Forbidden(_("You may not create %(entities)s.",
+                              entities=spec.entity.plural_for(_locale())))
+        raw, refused = guard.visible_input(self, entity, raw, actor)
         values, errors = coerce(spec, raw, system=actor.is_system)
+        errors.update(refused)
+        guard.read_only(self, spec, values, {}, actor, errors)
         owner = values.pop(OWNER, actor.id)
         apply_defaults(spec, values, set(raw))
         change = Change(spec.entity, "create", actor, conn, values, meta=self.meta)
@@ -267,6 +346,7 @@ class Records:
                 values[f.name] = side.autonumber(conn, table, f, now.date())
         self._before_save(change)
         row = {spec.columns[k]: v for k, v in change.values.items() if k in spec.columns}
+        crypto.seal(spec.entity, spec.columns, row, crypto.keys_of(self.engine))
         row.update(version=1, created_at=now, updated_at=now, created_by_id=actor.id,
                    updated_by_id=actor.id, owner_id=owner)
         change.id = int(conn.execute(table.insert().values(row).returning(table.c.id))
@@ -277,7 +357,7 @@ class Records:
         side.own_rollups(conn, self.models, entity, [change.id])
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, change.values))
-        change.record = self.get(entity, change.id, conn=conn)
+        change.record = self._get(entity, change.id, conn=conn)
         self._after_save(change)
         return change
 
@@ -286,11 +366,16 @@ class Records:
         spec = self.spec(entity)
         table = self.table(entity)
         old = self._locked(conn, entity, record_id)
+        guard.may(self, conn, entity, record_id, actor, "edit")
         if version is not None and int(version) != old["version"]:
-            raise self._conflict(conn, entity, old, int(version))
+            raise self._conflict(conn, entity, old, int(version),
+                                 self.access(actor).hidden(entity))
+        raw, refused = guard.visible_input(self, entity, raw, actor)
         given, errors = coerce(spec, raw, system=actor.is_system)
-        owner = given.pop(OWNER, old["owner_id"])
         stored = {f: self._normal(spec, f, old[f]) for f in spec.columns}
+        errors.update(refused)
+        guard.read_only(self, spec, given, stored, actor, errors)
+        owner = given.pop(OWNER, old["owner_id"])
         change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
                         id=record_id, meta=self.meta)
         self._check(conn, spec, change, errors, owner)
@@ -301,6 +386,7 @@ class Records:
             return change
         new_version = old["version"] + 1
         row = {spec.columns[k]: v for k, v in diff.items()}
+        crypto.seal(spec.entity, spec.columns, row, crypto.keys_of(self.engine))
         row.update(version=new_version, updated_at=datetime.now(UTC), updated_by_id=actor.id,
                    owner_id=owner)
         done = conn.execute(table.update().where(table.c.id == record_id,
@@ -314,15 +400,17 @@ class Records:
                          user_id=actor.id, version=new_version, changes=changes)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old, change.values))
-        change.record = self.get(entity, record_id, conn=conn)
+        change.record = self._get(entity, record_id, conn=conn)
         self._after_save(change)
         return change
 
     def _delete(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor,
                 version: int | None, when: datetime) -> list[Change]:
         old = self._locked(conn, entity, record_id)
+        guard.may(self, conn, entity, record_id, actor, "delete")
         if version is not None and int(version) != old["version"]:
-            raise self._conflict(conn, entity, old, int(version))
+            raise self._conflict(conn, entity, old, int(version),
+                                 self.access(actor).hidden(entity))
         self._check_restrict(conn, entity, record_id)
         spec = self.spec(entity)
         change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id,
@@ -338,16 +426,17 @@ class Records:
             done += self._delete(conn, child, cid, actor, None, when)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
-        change.record = self.get(entity, record_id, deleted=True, conn=conn)
+        change.record = self._get(entity, record_id, deleted=True, conn=conn)
         self._hook("crm_record_after_delete", change)
         return done
 
     def _restore(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor
                  ) -> list[Change]:
         table = self.table(entity)
-        old = self.get(entity, record_id, deleted=True, conn=conn)
+        old = self._get(entity, record_id, deleted=True, conn=conn)
         if old["deleted_at"] is None:
             raise RecordError(_("This record is not in the recycle bin."))
+        guard.may(self, conn, entity, record_id, actor, "delete", deleted=True)
         spec = self.spec(entity)
         change = Change(spec.entity, "restore", actor, conn, {}, old=old, id=record_id,
                         meta=self.meta)
@@ -361,7 +450,7 @@ class Records:
             done += self._restore(conn, child, cid, actor)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
-        change.record = self.get(entity, record_id, conn=conn)
+        change.record = self._get(entity, record_id, conn=conn)
         self._hook("crm_record_after_save", change)
         return done
 
@@ -370,7 +459,8 @@ class Records:
         """The live record, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
         write transaction already holds the database lock)."""
         table = self.table(entity)
-        stmt = self.select(entity).where(table.c.id == record_id, table.c.deleted_at.is_(None))
+        stmt = self.full_select(entity).where(table.c.id == record_id,
+                                              table.c.deleted_at.is_(None))
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(of=table)
         row = conn.execute(stmt).first()
@@ -408,8 +498,14 @@ class Records:
                 target = self.models.tables.get(str(f.opt("to")))
                 if target is None:
                     continue
-                found = conn.execute(sa.select(target.c.id).where(
-                    target.c.id == value, target.c.deleted_at.is_(None))).first()
+                stmt = sa.select(target.c.id).where(target.c.id == value,
+                                                    target.c.deleted_at.is_(None))
+                acc = self.access(change.actor)
+                to = str(f.opt("to"))
+                if not acc.unrestricted:  # a link only to a record the user may see
+                    where = acc.where(to, "read") if acc.allows(to, "read") else sa.false()
+                    stmt = stmt if where is None else stmt.where(where)
+                found = conn.execute(stmt).first()
                 if found is None:
                     errors[f.name] = [_("%(field)s: there is no %(entity)s #%(id)s.",
                                         field=field_label(f), id=value,
@@ -492,12 +588,15 @@ class Records:
             if f is None or old.get(name) == value or (not old and value is None):
                 continue
             ftype = spec.ftype(f)
+            if f.encrypted:  # the fact of the change, never the clear value
+                out[name] = [crypto.masked(old.get(name)), crypto.masked(value)]
+                continue
             out[name] = [ftype.to_json(f, old.get(name)) if old.get(name) is not None else None,
                          ftype.to_json(f, value) if value is not None else None]
         return out
 
     def _conflict(self, conn: sa.Connection, entity: str, current: dict[str, Any],
-                  since: int) -> Conflict:
+                  since: int, hidden: frozenset[str] = frozenset()) -> Conflict:
         rows = conn.execute(
             sa.select(audit.c.changes, audit.c.at, audit.c.action, users.c.username)
             .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
@@ -506,6 +605,8 @@ class Records:
         theirs: dict[str, TheirChange] = {}
         for r in rows:
             for name, pair in (r.changes or {}).items():
+                if name in hidden:
+                    continue
                 first = theirs.get(name)
                 theirs[name] = TheirChange(name, first.old if first else pair[0], pair[1],
                                            r.username, r.at)

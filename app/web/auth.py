@@ -6,6 +6,7 @@ Passwords are Argon2id hashes (app.users); sign-in attempts are rate limited per
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,9 +23,11 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from app import seclog
 from app.i18n import LOCALES, N_, gettext
 from app.model.system import users
 from app.users import MIN_PASSWORD, UserError, check_password, set_password
+from app.web import seclog as web_seclog
 from app.web.baseform import CrmForm
 from app.web.security import safe_next
 from app.web.state import state
@@ -98,13 +101,17 @@ def login() -> str | Response:
             login_user(User(row))
             if row.locale or chosen in LOCALES:
                 session["locale"] = row.locale or chosen
+            web_seclog.record(seclog.LOGIN_OK)
             return redirect(_safe_next(request.args.get("next")))
+        web_seclog.record(seclog.LOGIN_FAILED, username=form.username.data or "")
         flash(gettext("Wrong username or password."), "danger")
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    if current_user.is_authenticated:
+        web_seclog.record(seclog.LOGOUT)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -122,13 +129,38 @@ def password() -> str | Response:
                 form.current.errors = [gettext("The current password is wrong.")]
             else:
                 try:
-                    set_password(conn, current_user.username, form.new.data or "")
+                    set_password(conn, current_user.username, form.new.data or "",
+                                 by=web_seclog.who())
                 except UserError as exc:
                     form.new.errors = [str(exc)]
                 else:
                     flash(gettext("Your password was changed."), "success")
                     return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.after_request
+def log_rate_limited(response: Response) -> Response:
+    """A sign-in refused by the rate limit (429) is logged at most once per limit window and
+    client address: an attacker's flood of attempts cannot fill the disk. (Failed sign-ins
+    below the limit are each logged by `login`.)"""
+    if response.status_code == 429 and request.endpoint == "auth.login":
+        tried = request.form.get("username", "") if request.method == "POST" else ""
+        web_seclog.record(seclog.LOGIN_LIMITED, username=tried or None,
+                          once_per=_limit_window())
+    return response
+
+
+def _limit_window() -> timedelta:
+    """The shortest window of `login_rate_limit` ("10 per minute" -> one minute)."""
+    from limits import parse_many
+
+    try:
+        seconds = min(item.get_expiry() for item in parse_many(
+            state().ctx.settings.login_rate_limit))
+    except ValueError:
+        seconds = 60
+    return timedelta(seconds=max(1, seconds))
 
 
 @bp.route("/me/language", methods=["POST"])

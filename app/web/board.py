@@ -148,6 +148,9 @@ def _sql(e: EntityDef, f: FieldDef) -> sa.ColumnElement[Any]:
 def _where(spec: BoardSpec) -> list[sa.ColumnElement[bool]]:
     table = records().table(spec.entity.name)
     out: list[sa.ColumnElement[bool]] = [table.c.deleted_at.is_(None)]
+    access = records().readable(spec.entity.name)
+    if access is not None:
+        out.append(access)
     if spec.q:
         out.append(contains(records().title_column(spec.entity.name), spec.q))
     if spec.mine:
@@ -302,9 +305,12 @@ def move(entity: str) -> ResponseReturnValue:
     payload = request.get_json(silent=True) if as_json else request.form.to_dict()
     if not isinstance(payload, dict):
         return _failure(400, _("Send a JSON object with id, to and version."))
-    e = records().meta.entities.get(entity)
-    if e is None:
+    if entity not in records().meta.entities:
         return _failure(404, _("There is no entity '%(name)s'.", name=entity))
+    if not records().access().allows(entity, "read"):
+        return _failure(403, _("You may not see %(entities)s.",
+                               entities=records().entity(entity).plural_for(_locale())))
+    e = records().visible_entity(entity)  # hidden fields: no board, no sums by them
     try:
         spec = resolve(e, {k: payload.get(k) for k in ("by", "sum", "q", "owner")})
     except RecordError as exc:

@@ -24,6 +24,7 @@ from app.meta.types import EntityDef, FieldDef
 from app.records import Conflict, NotFound
 from app.records import related as rel
 from app.records.attachments import aware
+from app.records.errors import Forbidden
 from app.records.values import is_empty, visibility
 from app.textnum import small_int
 from app.web import formbuild
@@ -203,7 +204,7 @@ def timeline_links(entity: str, record_id: int) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     activity = rs.meta.entities.get("activity")
     link = writable_link(activity, entity)
-    if activity is not None and link:
+    if activity is not None and link and rs.access().allows("activity", "create"):
         base = f"/activity/new?{link}={record_id}"
         kinds = {c.value for c in activity.fields["kind"].choices} \
             if "kind" in activity.fields else set()
@@ -214,7 +215,7 @@ def timeline_links(entity: str, record_id: int) -> list[tuple[str, str]]:
         out.append((_("New task"), base + ("&kind=task" if "task" in kinds else "")))
     note = rs.meta.entities.get("note")
     link = writable_link(note, entity)
-    if link:
+    if link and rs.access().allows("note", "create"):
         out.append((_("New note"), f"/note/new?{link}={record_id}"))
     return out
 
@@ -247,6 +248,8 @@ def delete(entity: str, record_id: int) -> ResponseReturnValue:
     check_id(record_id)
     rs = records()
     rec = rs.get(entity, record_id)
+    if not rs.permits(entity, record_id, "delete"):
+        raise Forbidden(_("You may see this record but not delete it."))
     title = record_title(e, rec)
     if request.method == "GET" or request.form.get("confirm") != "1":
         return render_template("detail/confirm_delete.html", e=e, rec=rec, title=title,

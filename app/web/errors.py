@@ -39,6 +39,17 @@ def render_error(status: int, detail: str | None = None) -> ResponseReturnValue:
     return render_template("error.html", status=status, message=message, detail=detail), status
 
 
+def log_denial(exc: RecordError) -> None:
+    """A refusal of the permission layer goes to the security log (at most once a minute for
+    the same user, address and record)."""
+    from app.web.seclog import denied
+
+    args = request.view_args or {}
+    record_id = args.get("record_id", args.get("id"))
+    denied(entity=args.get("entity"), record_id=record_id if isinstance(record_id, int) else None,
+           action=request.method, reason=exc.message)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
@@ -47,6 +58,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RecordError)
     def record_error(exc: RecordError) -> ResponseReturnValue:
+        if exc.status == 403:
+            log_denial(exc)
         return render_error(exc.status, exc.message)
 
     @app.errorhandler(HTTPException)

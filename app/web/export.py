@@ -27,11 +27,12 @@ from flask_login import current_user, login_required
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from app.i18n import get_locale
+from app.i18n import _, get_locale
 from app.meta.types import EntityDef, FieldDef
+from app.records.errors import Forbidden
 from app.records.query import ListQuery, from_params, iter_rows, resolve_columns
 from app.web.format import display, value_kind
-from app.web.state import entity_or_404, records, state
+from app.web.state import entity_or_404, may, records, state
 
 bp = Blueprint("export", __name__)
 
@@ -48,9 +49,18 @@ def neutral(text: str) -> str:
 
 def _setup(entity: str) -> tuple[EntityDef, ListQuery, list[FieldDef]]:
     e = entity_or_404(entity)
+    if not may(e.name, "export"):
+        raise Forbidden(_("You may not export %(entities)s.", entities=e.plural_for(
+            get_locale())))
     query = from_params(records(), e, request.args.to_dict(flat=False),
                         me=int(current_user.id))
     columns = resolve_columns(records(), e, query.columns)
+    from app import seclog
+    from app.web.seclog import record as log_security
+
+    log_security(seclog.EXPORT, entity=e.name, detail={  # who exported what (security log)
+        "format": request.path.rsplit(".", 1)[-1], "query": request.query_string.decode(
+            "utf-8", "replace"), "columns": [f.name for f in columns]})
     return e, query, columns
 
 

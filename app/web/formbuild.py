@@ -94,9 +94,10 @@ def build_form_class(entity: EntityDef, locale: str) -> type[EntityForm]:
 
 def form_class(app: Flask, entity: EntityDef, locale: str) -> type[EntityForm]:
     """The form class of `entity` in `locale`, built once per app (one app = one config
-    version)."""
-    cache: dict[tuple[str, str], type[EntityForm]] = app.extensions.setdefault("crm_forms", {})
-    key = (entity.name, locale)
+    version) for each view of it: users whose roles hide fields or make them read-only see
+    another entity (app/access/view.py), so the key names the fields and which are read-only."""
+    cache: dict[tuple[Any, ...], type[EntityForm]] = app.extensions.setdefault("crm_forms", {})
+    key = (entity.name, locale, tuple((f.name, f.read_only) for f in entity))
     cls = cache.get(key)
     if cls is None:
         cls = cache[key] = build_form_class(entity, locale)

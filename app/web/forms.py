@@ -46,6 +46,7 @@ from app.i18n import _, get_locale
 from app.meta.types import EntityDef, FieldDef
 from app.records import RECORD, Conflict, RecordError, ValidationFailed
 from app.records.attachments import KEY, AttachmentStore, TooLarge, guess_type, safe_name
+from app.records.errors import Forbidden
 from app.records.values import (
     OWNER,
     apply_defaults,
@@ -59,7 +60,7 @@ from app.textnum import small_int
 from app.web import formbuild
 from app.web.formbuild import EntityForm, is_editable
 from app.web.lookups import USERS, user_titles
-from app.web.state import actor, entity_or_404, records, state
+from app.web.state import actor, entity_or_404, may, records, state
 from app.web.templating import show
 
 bp = Blueprint("forms", __name__)
@@ -135,6 +136,9 @@ class Page:
 @login_required
 def new(entity: str) -> ResponseReturnValue:
     e = entity_or_404(entity)
+    if not may(e.name, "create"):
+        raise Forbidden(_("You may not create %(entities)s.", entities=e.plural_for(
+            get_locale())))
     cls = formbuild.form_class(current_app, e, get_locale())
     spec = records().spec(e.name)
     if request.method == "GET":
@@ -165,6 +169,8 @@ def edit(entity: str, record_id: int) -> ResponseReturnValue:
     e = entity_or_404(entity)
     cls = formbuild.form_class(current_app, e, get_locale())
     record = records().get(e.name, record_id)
+    if not records().permits(e.name, record_id, "edit"):
+        raise Forbidden(_("You may see this record but not change it."))
     if request.method == "GET":
         form = cls(formdata=None)
         formbuild.load(form, e, record)

@@ -179,12 +179,18 @@ def _context(e: EntityDef, query: ListQuery, args: dict[str, list[str]], page: P
         "page_sizes": sorted({*PAGE_SIZES, query.page_size}),
         "views": _views(e),
         "active_view": (args.get("view") or args.get("saved") or [""])[0],
-        "bulk_fields": [f for f in records().spec(e.name).writable
-                        if not f.read_only and f.type != "file"],
+        "bulk_fields": bulk_fields(e),
         "has_board": any(f.type == "picklist" for f in e),
         "title_field": e.title if e.title in chosen else (chosen[0] if chosen else None),
         "mine": query.owner_id is not None,
     }
+
+
+def bulk_fields(e: EntityDef) -> list[FieldDef]:
+    """The fields "Edit selected" may change: stored, not files, and neither hidden from nor
+    read-only for the user (`e` is the entity as they see it)."""
+    return [f for f in records().spec(e.name).writable if f.name in e.fields
+            and not e.fields[f.name].read_only and not f.read_only and f.type != "file"]
 
 
 def _widget(e: EntityDef, f: FieldDef, args: Mapping[str, list[str]]) -> Widget | None:
@@ -402,20 +408,33 @@ def _selection(entity: str) -> tuple[EntityDef, list[int], str]:
     return e, ids, _back(entity)
 
 
+def _titles(entity: str, ids: list[int]) -> dict[int, str]:
+    """Titles of the records among `ids` the user may see (a crafted form learns nothing about
+    the others, not even their titles: the service refuses them by id)."""
+    if not ids:
+        return {}
+    rec = records()
+    table = rec.table(entity)
+    stmt = sa.select(table.c.id).where(table.c.id.in_(ids), table.c.deleted_at.is_(None))
+    where = rec.readable(entity)
+    with rec.engine.connect() as conn:
+        found = list(conn.execute(stmt if where is None else stmt.where(where)).scalars())
+    return rec.titles(entity, found)
+
+
 @bp.route("/<entity>/bulk/edit", methods=["POST"])
 @login_required
 def bulk_edit(entity: str) -> ResponseReturnValue:
     e, ids, back = _selection(entity)
     if not ids:
         return redirect(back)
-    fields = {f.name: f for f in records().spec(entity).writable
-              if not f.read_only and f.type != "file"}
+    fields = {f.name: f for f in bulk_fields(e)}
     f = fields.get(request.form.get("field") or "")
     if f is None:
         flash(_("Choose a field to change."), "warning")
         return redirect(back)
     form = _bulk_form(f)
-    titles = records().titles(entity, ids)
+    titles = _titles(entity, ids)
     status = 200
     if request.form.get("apply") and form.validate_on_submit():
         try:
@@ -443,7 +462,7 @@ def bulk_delete(entity: str) -> ResponseReturnValue:
     e, ids, back = _selection(entity)
     if not ids:
         return redirect(back)
-    titles = records().titles(entity, ids)
+    titles = _titles(entity, ids)
     if request.form.get("confirm") == "yes":
         try:
             done = records().bulk_delete(entity, ids, actor())

@@ -15,6 +15,7 @@ from flask_login import login_required
 
 from app.i18n import _
 from app.model.system import users
+from app.records.errors import Forbidden
 from app.textnum import small_int
 from app.web.state import meta, records, state
 
@@ -84,6 +85,9 @@ def _records(entity: str, q: str, limit: int) -> list[dict[str, Any]]:
     table = rec.table(entity)
     title = sa.cast(rec.title_column(entity), sa.String)
     stmt = sa.select(table.c.id, title.label("title")).where(table.c.deleted_at.is_(None))
+    access = rec.readable(entity)  # only records the user may see (Forbidden: none)
+    if access is not None:
+        stmt = stmt.where(access)
     if q:
         stmt = stmt.where(title.ilike(like_pattern(q), escape="\\"))
     stmt = stmt.order_by(title, table.c.id).limit(limit)
@@ -111,4 +115,7 @@ def lookup(entity: str) -> ResponseReturnValue:
         return {"results": _users(q, limit)}
     if entity not in meta().entities:
         return _error(404, _("There is no entity '%(name)s'.", name=entity))
-    return {"results": _records(entity, q, limit)}
+    try:
+        return {"results": _records(entity, q, limit)}
+    except Forbidden as exc:
+        return _error(403, str(exc))

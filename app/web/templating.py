@@ -12,7 +12,7 @@ from app.i18n import LOCALES, format_datetime, get_locale
 from app.meta.types import EntityDef, FieldDef, label_text
 from app.web import format as fmt
 from app.web.auth import LANGUAGE_NAMES, LanguageForm
-from app.web.state import state
+from app.web.state import may, records, state
 
 #: entity names shown first in the navigation, in this order (the rest follow by label)
 NAV_ORDER = ("account", "contact", "lead", "opportunity", "activity", "case", "campaign",
@@ -20,13 +20,14 @@ NAV_ORDER = ("account", "contact", "lead", "opportunity", "activity", "case", "c
 
 
 def nav_entities() -> list[EntityDef]:
+    """The entities the user may open, in menu order."""
     meta = state().meta
-    if meta is None:
+    if meta is None or state().models is None:
         return []
     first = [meta.entities[n] for n in NAV_ORDER if n in meta.entities]
     rest = sorted((e for e in meta if e.name not in NAV_ORDER),
                   key=lambda e: e.plural_for(get_locale()))
-    return first + rest
+    return [e for e in first + rest if may(e.name)]
 
 
 def label(obj: EntityDef | FieldDef | Any) -> str:
@@ -53,11 +54,20 @@ def show(f: FieldDef, value: Any, titles: dict[int, str] | None = None) -> str |
                        meta=state().meta)
 
 
+def _sharing_panel(entity: str, record_id: int) -> dict[str, Any] | None:
+    from app.web.sharing import sharing_panel
+
+    return sharing_panel(entity, record_id)
+
+
 def globals_for_templates() -> dict[str, Any]:
     form = LanguageForm(formdata=None, locale=get_locale())
     return {
         "app_name": state().ctx.settings.name,
         "nav_entities": nav_entities,
+        "may": may,
+        "sharing_panel": _sharing_panel,
+        "permits": lambda entity, record_id, action: records().permits(entity, record_id, action),
         "label": label,
         "plural": plural,
         "help_text": help_text,

@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from app.i18n import N_, gettext
 from app.tokens import TokenError, create_token, list_tokens, revoke_token
 from app.web.baseform import CrmForm
+from app.web.seclog import who
 from app.web.state import state
 
 bp = Blueprint("tokens", __name__)
@@ -46,7 +47,7 @@ def index() -> ResponseReturnValue:
             with state().ctx.engine.begin() as conn:
                 _id, made = create_token(conn, int(current_user.id), form.name.data or "",
                                          scope=form.scope.data or "write",
-                                         expires_days=form.expires_days.data)
+                                         expires_days=form.expires_days.data, by=who())
         except TokenError as exc:
             form.name.errors = [str(exc)]
         else:
@@ -64,7 +65,7 @@ def revoke(token_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with state().ctx.engine.begin() as conn:
-                revoke_token(conn, token_id, int(current_user.id))
+                revoke_token(conn, token_id, int(current_user.id), by=who())
         except TokenError as exc:
             flash(str(exc), "danger")
         else:
