@@ -297,8 +297,14 @@ class _Explainer:
         if all(name in g.hidden for g in readers):
             return [Reason(_("Role %(role)s hides it.", role=g.role), g.role,
                            self.places.of(g, "hidden")) for g in readers]
+        from app.access.policy import rollups_on_hidden
         from app.expr.parser import ExprError, parse
 
+        rollup = rollups_on_hidden(self.records.meta, [g.role for g in readers], self.e)
+        if name in rollup:
+            return [Reason(_("It is a roll-up of %(field)s of %(entity)s, which is hidden from "
+                             "them: showing it would show that value.",
+                             field=rollup[name][1], entity=rollup[name][0]))]
         reads: set[str] = set()
         with contextlib.suppress(ExprError):
             reads = set(parse(str(self.e.fields[name].opt("expr")),

@@ -11,6 +11,7 @@ itself may do everything.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,10 +140,34 @@ def entity_access(meta: Meta, roles: Iterable[str], entity: EntityDef) -> Entity
     readers = [g for g in grants if g.allows("read")]
     editors = [g for g in grants if g.allows("edit") or g.allows("create")]
     hidden = frozenset.intersection(*(g.hidden for g in readers)) if readers else frozenset()
+    hidden = hidden | frozenset(rollups_on_hidden(meta, roles, entity))
     hidden = hidden | _formulas_on(entity, hidden)
     read_only = frozenset.intersection(*(g.read_only | g.hidden for g in editors)) \
         if editors else frozenset()
     return EntityAccess(entity.name, grants, hidden=hidden, read_only=read_only - hidden)
+
+
+def rollups_on_hidden(meta: Meta, roles: Iterable[str], entity: EntityDef
+                      ) -> dict[str, tuple[str, str]]:
+    """Roll-ups that sum, compare or filter by a field of their child entity hidden from
+    `roles` (their value would show it): name -> (child entity, hidden field read)."""
+    from app.expr.parser import ExprError, parse
+
+    out: dict[str, tuple[str, str]] = {}
+    for f in entity:
+        child = meta.entities.get(str(f.opt("entity"))) if f.type == "rollup" else None
+        if child is None:
+            continue
+        readers = [g for g in (role_grant(meta, r, child) for r in roles) if g.allows("read")]
+        hidden = frozenset.intersection(*(g.hidden for g in readers)) if readers else frozenset()
+        hidden = hidden | _formulas_on(child, hidden)
+        reads = {str(f.opt("field"))} if f.opt("field") else set()
+        if isinstance(f.opt("where"), str):
+            with contextlib.suppress(ExprError):
+                reads |= parse(str(f.opt("where")), list(child.fields)).names
+        if reads & hidden:
+            out[f.name] = (child.name, sorted(reads & hidden)[0])
+    return out
 
 
 def _formulas_on(entity: EntityDef, hidden: frozenset[str]) -> frozenset[str]:

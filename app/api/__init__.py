@@ -7,6 +7,7 @@ plugins (`crm_api_blueprints`) nested under it so they share its sign-in and JSO
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -19,7 +20,8 @@ from app import i18n
 from app.api import auth, privacy, resources, shares
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
-from app.records import Conflict, ItemFailed, RecordError, Records, ValidationFailed
+from app.meta.types import freeze
+from app.records import Conflict, ItemFailed, RecordError, ValidationFailed
 from app.web.state import entity_or_404, meta, records, state
 
 PREFIX = "/api/v1"
@@ -87,12 +89,18 @@ def _openapi() -> Response:
 
     from app.api.openapi import document
 
-    doc = current_app.extensions.get("crm_openapi")
-    if doc is None:  # the whole API (the same for every caller, whatever they may see)
+    # one document per set of roles: the entities they may read, without their hidden fields
+    docs: dict[tuple[str, ...], Any] = current_app.extensions.setdefault("crm_openapi", {})
+    rec = records()
+    key = tuple(sorted(set(rec.actor.roles)))
+    doc = docs.get(key)
+    if doc is None:
         st = state()
-        whole = Records(st.ctx.engine, records().models, plugins=st.plugins)
-        doc = document(whole.meta, whole, version=st.version, title=st.ctx.settings.name)
-        current_app.extensions["crm_openapi"] = doc
+        seen = meta()
+        readable = {n: e for n, e in seen.entities.items() if rec.access().allows(n, "read")}
+        doc = document(replace(seen, entities=freeze(readable)), rec, version=st.version,
+                       title=st.ctx.settings.name)
+        docs[key] = doc
     return jsonify(doc)
 
 

@@ -55,6 +55,19 @@ def may(records: Records, conn: sa.Connection, entity: str, record_id: int, acto
     raise NotFound(_("%(entity)s #%(id)s does not exist or was deleted.",
                      entity=records.entity(entity).label_for(_locale()), id=record_id))
 
+def may_transfer(records: Records, entity: str, owner_id: int | None, actor: Actor) -> None:
+    """Raise Forbidden unless `actor`'s own edit scope reaches records owned by `owner_id`:
+    a manual share or a sharing rule lets them change a record, not take it (or give it)
+    away, which would give them what the share does not (delete, a share nobody can revoke)."""
+    acc = records.access(actor)
+    if acc.unrestricted:
+        return
+    owners = acc.owners(acc.entity(entity).scope("edit"))
+    if owners is None or owner_id in owners:
+        return
+    raise Forbidden(_("You may change this record but not its owner."))
+
+
 def visible_input(records: Records, entity: str, raw: Mapping[str, Any], actor: Actor
                    ) -> tuple[Mapping[str, Any], dict[str, list[str]]]:
     """`raw` without the fields `actor` may not see, and an error for each (worded like an

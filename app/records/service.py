@@ -376,6 +376,8 @@ class Records:
         errors.update(refused)
         guard.read_only(self, spec, given, stored, actor, errors)
         owner = given.pop(OWNER, old["owner_id"])
+        if owner != old["owner_id"]:
+            guard.may_transfer(self, entity, old["owner_id"], actor)
         change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
                         id=record_id, meta=self.meta)
         self._check(conn, spec, change, errors, owner)
@@ -405,9 +407,13 @@ class Records:
         return change
 
     def _delete(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor,
-                version: int | None, when: datetime) -> list[Change]:
+                version: int | None, when: datetime, *, with_parent: bool = False
+                ) -> list[Change]:
+        """`with_parent`: a master-detail child deleted with its parent (whoever may delete the
+        parent deletes its children, whoever owns them)."""
         old = self._locked(conn, entity, record_id)
-        guard.may(self, conn, entity, record_id, actor, "delete")
+        if not with_parent:
+            guard.may(self, conn, entity, record_id, actor, "delete")
         if version is not None and int(version) != old["version"]:
             raise self._conflict(conn, entity, old, int(version),
                                  self.access(actor).hidden(entity))
@@ -423,20 +429,22 @@ class Records:
                          user_id=actor.id, version=old["version"] + 1, changes=None)
         done = [change]
         for child, cid in self._detail_rows(conn, entity, record_id, None):
-            done += self._delete(conn, child, cid, actor, None, when)
+            done += self._delete(conn, child, cid, actor, None, when, with_parent=True)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
         change.record = self._get(entity, record_id, deleted=True, conn=conn)
         self._hook("crm_record_after_delete", change)
         return done
 
-    def _restore(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor
-                 ) -> list[Change]:
+    def _restore(self, conn: sa.Connection, entity: str, record_id: int, actor: Actor,
+                 *, with_parent: bool = False) -> list[Change]:
         table = self.table(entity)
         old = self._get(entity, record_id, deleted=True, conn=conn)
-        if old["deleted_at"] is None:
+        if old["deleted_at"] is None:  # NotFound first when they may not see it
+            guard.may(self, conn, entity, record_id, actor, "delete")
             raise RecordError(_("This record is not in the recycle bin."))
-        guard.may(self, conn, entity, record_id, actor, "delete", deleted=True)
+        if not with_parent:  # children come back with their parent, as they went
+            guard.may(self, conn, entity, record_id, actor, "delete", deleted=True)
         spec = self.spec(entity)
         change = Change(spec.entity, "restore", actor, conn, {}, old=old, id=record_id,
                         meta=self.meta)
@@ -447,7 +455,7 @@ class Records:
                          user_id=actor.id, version=old["version"] + 1, changes=None)
         done = [change]
         for child, cid in self._detail_rows(conn, entity, record_id, old["deleted_at"]):
-            done += self._restore(conn, child, cid, actor)
+            done += self._restore(conn, child, cid, actor, with_parent=True)
         side.recompute_rollups(conn, self.models, entity,
                                side.link_values(self.models, entity, old))
         change.record = self._get(entity, record_id, conn=conn)

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 
 from app.i18n import _
 from app.records.attachments import AttachmentStore, TooLarge, safe_name
+from app.records.errors import Forbidden
 from app.web.detail import check_id, detail_url
 from app.web.errors import wants_json
 from app.web.state import entity_or_404, records, state
@@ -38,6 +39,14 @@ def live_record(entity: str, record_id: int) -> None:
     records().get(entity, record_id)
 
 
+def editable_record(entity: str, record_id: int) -> None:
+    """Like `live_record`, and 403 unless the user may change the record (attaching and
+    removing files changes it)."""
+    live_record(entity, record_id)
+    if not records().permits(entity, record_id, "edit"):
+        raise Forbidden(_("You may see this record but not change it."))
+
+
 def back(entity: str, record_id: int) -> ResponseReturnValue:
     return redirect(detail_url(entity, record_id) + "#attachments", 303)
 
@@ -45,7 +54,7 @@ def back(entity: str, record_id: int) -> ResponseReturnValue:
 @bp.post("/<entity>/<int:record_id>/attachments")
 @login_required
 def upload(entity: str, record_id: int) -> ResponseReturnValue:
-    live_record(entity, record_id)
+    editable_record(entity, record_id)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         message = _("Choose a file to attach.")
@@ -81,7 +90,7 @@ def download(entity: str, record_id: int, attachment_id: int) -> ResponseReturnV
 @bp.post("/<entity>/<int:record_id>/attachments/<int:attachment_id>/delete")
 @login_required
 def remove(entity: str, record_id: int, attachment_id: int) -> ResponseReturnValue:
-    live_record(entity, record_id)
+    editable_record(entity, record_id)
     check_id(attachment_id)
     gone = store().delete(entity, record_id, attachment_id)
     flash(_("%(name)s was removed.", name=gone.name), "success")

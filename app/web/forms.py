@@ -223,7 +223,7 @@ def conditions(entity: str) -> ResponseReturnValue:
         values = dict(typed)
         apply_defaults(spec, values, set(typed))
     full = with_formulas(spec, values)
-    return {"visible": visibility(spec, full),
+    return {"visible": {n: v for n, v in visibility(spec, full).items() if n in e.fields},
             "required": {f.name: required_now(spec, f, full)
                          or _always_required(form.crm_field(f.name)) for f in e}}
 
@@ -325,7 +325,7 @@ def _render(e: EntityDef, form: EntityForm, values: Mapping[str, Any],
     shown = visibility(spec, full)
     include = is_editable if record is None else (lambda f: not f.hidden)
     layout = formbuild.sections(e, locale, include)
-    titles = _titles([f for s in layout for f in s.fields], values)
+    titles = _titles([f for s in layout for f in s.fields], values, record)
     theirs = _theirs(e, conflict) if conflict else {}
     sections: list[PageSection] = []
     placed: set[str] = set()
@@ -422,16 +422,23 @@ def _titles_of(target: str, ids: set[int]) -> dict[int, str]:
     return records().titles(target, sorted(ids))
 
 
-def _titles(fields: list[FieldDef], values: Mapping[str, Any]) -> dict[str, dict[int, str]]:
-    """field -> {id: title} of the records its value (a lookup) names."""
+def _titles(fields: list[FieldDef], values: Mapping[str, Any],
+            record: Mapping[str, Any] | None = None) -> dict[str, dict[int, str]]:
+    """field -> {id: title} of the records its value (a lookup) names: the record's stored
+    links, and other values (typed or prefilled) only when the user may read their record."""
     wanted: dict[str, set[int]] = {}
     targets: dict[str, str] = {}
     for f in fields:
         target = _target(f)
         value = values.get(f.name)
-        if target and isinstance(value, int) and not isinstance(value, bool):
-            targets[f.name] = target
-            wanted.setdefault(target, set()).add(value)
+        if not target or not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if target != "user" and (record is None or record.get(f.name) != value) \
+                and target in records().meta.entities \
+                and not records().permits(target, value, "read"):
+            continue
+        targets[f.name] = target
+        wanted.setdefault(target, set()).add(value)
     found = {target: _titles_of(target, ids) for target, ids in wanted.items()}
     return {name: found[target] for name, target in targets.items()}
 

@@ -217,7 +217,7 @@ def _widget(e: EntityDef, f: FieldDef, args: Mapping[str, list[str]]) -> Widget 
         chosen = w.values[w.keys[0]]
         picked = small_int(chosen[0]) if chosen else None
         if picked is not None:
-            w.title = records().titles(w.target, [picked]).get(picked, "")
+            w.title = _readable_title(w.target, picked, "")
         return w
     if kind == "user" and "eq" in ops:
         return make("user", ("eq",), choices=_user_choices())
@@ -269,10 +269,18 @@ def _chip_value(f: FieldDef, raw: Any) -> str:
         return _("me")
     number = small_int(text)
     if number is not None and kind.type in ("lookup", "master_detail"):
-        return records().titles(str(f.opt("to")), [number]).get(number, text)
+        return _readable_title(str(f.opt("to")), number, text)
     if text.isdecimal() and kind.type == "user":
         return reference_names([int(text)]).get(int(text), text)
     return text
+
+
+def _readable_title(entity: str, record_id: int, default: str) -> str:
+    """The title of a record named by a filter, when the user may read it (else `default`:
+    a crafted filter learns no title)."""
+    if not records().permits(entity, record_id, "read"):
+        return default
+    return records().titles(entity, [record_id]).get(record_id, default)
 
 
 def reference_names(ids: Sequence[int]) -> dict[int, str]:
