@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from app.records.service import Records
 
 
+class ShareNotFound(NotFound):
+    """The share to take back does not exist (any more)."""
+
+
 @dataclass(frozen=True)
 class Share:
     id: int
@@ -114,7 +118,7 @@ def unshare(records: Records, entity: str, record_id: int, share_id: int, actor:
             shares.c.id == share_id, shares.c.entity == entity,
             shares.c.record_id == record_id)).first()
         if row is None:
-            raise NotFound(_("This share does not exist (any more)."))
+            raise ShareNotFound(_("This share does not exist (any more)."))
         _check_editable(records, entity, record_id, actor, conn)
         conn.execute(sa.delete(shares).where(shares.c.id == share_id))
         name = conn.execute(sa.select(sa.func.coalesce(users.c.full_name, users.c.username))

@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from app.access.shares import Share, share, shares_of, unshare
+from app.access.shares import Share, ShareNotFound, share, shares_of, unshare
 from app.i18n import _, get_locale
 from app.meta.types import label_text
 from app.model.system import users
@@ -60,8 +60,11 @@ def remove(entity: str, record_id: int, share_id: int) -> ResponseReturnValue:
     e = entity_or_404(entity)
     try:
         unshare(records(), e.name, record_id, share_id, actor())
+    except ShareNotFound as exc:  # taken back meanwhile (a missing record is a 404 page)
+        flash(str(exc), "error")
+        return _back(e.name, record_id)
     except RecordError as exc:
-        if exc.status == 404 and "share" not in str(exc).lower():
+        if exc.status == 404:
             raise
         flash(str(exc), "error")
         return _back(e.name, record_id)
