@@ -93,17 +93,6 @@ def build_all(ctx: Ctx) -> dict[str, list[Row]]:
 # --- people, companies, places ---------------------------------------------------------------
 
 
-def zh_mobile(ctx: Ctx) -> str:
-    return ctx.pick(words.ZH_MOBILE) + f"{ctx.rnd.randrange(10**8):08d}"
-
-
-def phone(ctx: Ctx, lang: str, area: str = "010") -> str:
-    r = ctx.rnd
-    if lang == "zh":
-        return f"{area}-{r.randint(2, 8)}{r.randrange(10**7):07d}"
-    return f"+1 ({r.randint(201, 989)}) {r.randint(200, 999)}-{r.randrange(10**4):04d}"
-
-
 def address(ctx: Ctx, prefix: str, lang: str, city: tuple[str, ...] | None = None) -> Row:
     if lang == "zh":
         c = city or ctx.pick(words.ZH_CITIES)
@@ -132,7 +121,7 @@ def person(ctx: Ctx, lang: str, domain: str | None = None) -> Row:
         return {"first_name": first, "last_name": last, "display": last + first,
                 "salutation": "ms" if female else "mr", "title": job[0], "department": job[1],
                 "email": f"{user}@{domain or ctx.pick(('163.com', 'qq.com', '126.com'))}",
-                "mobile": zh_mobile(ctx),
+                "mobile": words.zh_mobile(ctx),
                 "wechat": f"wxid_{user}{r.randint(10, 99)}" if ctx.chance(0.7) else None}
     female = ctx.chance(0.45)
     first = ctx.en.first_name_female() if female else ctx.en.first_name_male()
@@ -142,7 +131,7 @@ def person(ctx: Ctx, lang: str, domain: str | None = None) -> Row:
             "salutation": ctx.pick(("ms", "mrs")) if female else ctx.pick(("mr",) * 9 + ("dr",)),
             "title": job[0], "department": job[1],
             "email": f"{local}@{domain or ctx.pick(('gmail.com', 'outlook.com', 'yahoo.com'))}",
-            "mobile": zh_mobile(ctx) if ctx.chance(0.15) else None, "wechat": None}
+            "mobile": words.zh_mobile(ctx) if ctx.chance(0.15) else None, "wechat": None}
 
 
 def company(ctx: Ctx, lang: str, industry: str, used: set[str]) -> dict[str, Any]:
@@ -225,7 +214,7 @@ def accounts(ctx: Ctx) -> list[Row]:
             "rating": ctx.weighted({"hot": 2, "warm": 3, "cold": 2}),
             "parent": Ref("account", parent) if parent is not None else None,
             "website": f"https://www.{co['domain']}", "email": f"info@{co['domain']}",
-            "phone": phone(ctx, lang, co["city"][3] or "010"),
+            "phone": words.phone(ctx, lang, co["city"][3] or "010"),
             "employees": employees, "annual_revenue": revenue, "vip": vip, "tags": tags,
             "unified_social_credit_code": uscc(ctx, co["city"][4]) if lang == "zh" else None,
             "description": text(ctx, lang, *words.ACCOUNT_NOTES, s=co["short"],
@@ -235,14 +224,6 @@ def accounts(ctx: Ctx) -> list[Row]:
         rows.append(row)
         ctx.accounts.append({**co, "lang": lang, "branch": parent is not None, "kind": kind})
     return rows
-
-
-def cn_id_number(i: int, born: date) -> str:
-    """A made-up 18-character resident ID number with a valid check character (GB 11643),
-    the same for the same `i` (drawn without touching the random stream)."""
-    body = f"{110101 + (i * 7919) % 8000:06d}{born:%Y%m%d}{(i * 37) % 1000:03d}"
-    total = sum(int(d) * (2 ** (17 - k) % 11) for k, d in enumerate(body))
-    return body + "10X98765432"[total % 11]
 
 
 def contacts(ctx: Ctx) -> list[Row]:
@@ -267,9 +248,9 @@ def contacts(ctx: Ctx) -> list[Row]:
             **{k: p[k] for k in ("salutation", "first_name", "last_name")},
             "account": Ref("account", a), "title": p["title"], "department": p["department"],
             "email": p["email"], "mobile": p["mobile"],
-            "phone": phone(ctx, lang, acc["city"][3] or "010") if ctx.chance(0.7) else None,
+            "phone": words.phone(ctx, lang, acc["city"][3] or "010") if ctx.chance(0.7) else None,
             "wechat": p["wechat"],
-            "id_number": cn_id_number(i, (ctx.now - timedelta(days=age_days)).date())
+            "id_number": words.cn_id_number(i, (ctx.now - timedelta(days=age_days)).date())
             if lang == "zh" and i % 3 == 0 else None,  # encrypted when stored (app/crypto.py)
             "reports_to": Ref("contact", first[0]) if len(first) > 1 and ctx.chance(0.6) else None,
             "birthday": (ctx.now - timedelta(days=age_days)).date() if ctx.chance(0.5) else None,
@@ -401,7 +382,7 @@ def leads(ctx: Ctx) -> list[Row]:
         rows.append({
             "first_name": p["first_name"], "last_name": p["last_name"], "company": co["name"],
             "title": p["title"], "email": p["email"], "mobile": p["mobile"],
-            "phone": phone(ctx, lang, co["city"][3] or "010") if ctx.chance(0.5) else None,
+            "phone": words.phone(ctx, lang, co["city"][3] or "010") if ctx.chance(0.5) else None,
             "wechat": p["wechat"], "status": status, "source": ctx.weighted(words.SOURCES),
             "rating": ctx.weighted({"hot": 1, "warm": 3, "cold": 3}), "industry": industry,
             "employees": employees,

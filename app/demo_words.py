@@ -1,5 +1,14 @@
 """Word lists and reference data for the demo records: cities, company words, job titles,
-products, deal and case texts, in Chinese and English."""
+products, deal and case texts, in Chinese and English; phone numbers and identifiers with
+valid check characters."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.demo_values import Ctx
 
 # city, province, postal code, phone area code, unified social credit code region
 ZH_CITIES = tuple(tuple(line.split()) for line in """
@@ -137,3 +146,22 @@ def with_uscc_check(body: str) -> str:
 
 def is_zh(s: str | None) -> bool:
     return bool(s) and any("\u4e00" <= ch <= "\u9fff" for ch in s or "")
+
+
+def zh_mobile(ctx: Ctx) -> str:
+    return ctx.pick(ZH_MOBILE) + f"{ctx.rnd.randrange(10**8):08d}"
+
+
+def phone(ctx: Ctx, lang: str, area: str = "010") -> str:
+    r = ctx.rnd
+    if lang == "zh":
+        return f"{area}-{r.randint(2, 8)}{r.randrange(10**7):07d}"
+    return f"+1 ({r.randint(201, 989)}) {r.randint(200, 999)}-{r.randrange(10**4):04d}"
+
+
+def cn_id_number(i: int, born: date) -> str:
+    """A made-up 18-character resident ID number with a valid check character (GB 11643),
+    the same for the same `i` (drawn without touching the random stream)."""
+    body = f"{110101 + (i * 7919) % 8000:06d}{born:%Y%m%d}{(i * 37) % 1000:03d}"
+    total = sum(int(d) * (2 ** (17 - k) % 11) for k, d in enumerate(body))
+    return body + "10X98765432"[total % 11]

@@ -26,16 +26,13 @@ from app.i18n import _
 from app.meta.types import EntityDef
 from app.model.build import Models
 from app.model.system import audit, users
-from app.records import guard, side
+from app.records import checks, guard, side
 from app.records.change import SYSTEM, Actor, Change, transitions
 from app.records.errors import (
-    Conflict,
-    ConflictInfo,
     Forbidden,
     ItemFailed,
     NotFound,
     RecordError,
-    TheirChange,
     ValidationFailed,
 )
 from app.records.values import (
@@ -43,7 +40,6 @@ from app.records.values import (
     EntitySpec,
     apply_defaults,
     coerce,
-    field_label,
     validate,
 )
 
@@ -368,7 +364,7 @@ class Records:
         old = self._locked(conn, entity, record_id)
         guard.may(self, conn, entity, record_id, actor, "edit")
         if version is not None and int(version) != old["version"]:
-            raise self._conflict(conn, entity, old, int(version),
+            raise checks.conflict(self, conn, entity, old, int(version),
                                  self.access(actor).hidden(entity))
         raw, refused = guard.visible_input(self, entity, raw, actor)
         given, errors = coerce(spec, raw, system=actor.is_system)
@@ -394,7 +390,7 @@ class Records:
         done = conn.execute(table.update().where(table.c.id == record_id,
                                                  table.c.version == old["version"]).values(row))
         if done.rowcount != 1:  # pragma: no cover - the row lock makes this a safety net
-            raise self._conflict(conn, entity, old, old["version"])
+            raise checks.conflict(self, conn, entity, old, old["version"])
         changes = self._audit_changes(spec, stored, diff)
         if owner != old["owner_id"]:
             changes[OWNER] = [old["owner_id"], owner]
@@ -415,9 +411,9 @@ class Records:
         if not with_parent:
             guard.may(self, conn, entity, record_id, actor, "delete")
         if version is not None and int(version) != old["version"]:
-            raise self._conflict(conn, entity, old, int(version),
+            raise checks.conflict(self, conn, entity, old, int(version),
                                  self.access(actor).hidden(entity))
-        self._check_restrict(conn, entity, record_id)
+        checks.check_restrict(self, conn, entity, record_id)
         spec = self.spec(entity)
         change = Change(spec.entity, "delete", actor, conn, {}, old=old, id=record_id,
                         meta=self.meta)
@@ -484,8 +480,8 @@ class Records:
         for key, problems in validate(spec, change.values).items():
             if key not in errors:
                 errors[key] = problems
-        self._check_links(conn, spec, change, errors)
-        self._check_unique(conn, spec, change, errors)
+        checks.check_links(self, conn, spec, change, errors)
+        checks.check_unique(self, conn, spec, change, errors)
         if owner is not None and OWNER not in errors and owner != change.old.get("owner_id") \
                 and not conn.execute(sa.select(users.c.id).where(users.c.id == owner)).first():
             errors[OWNER] = [_("There is no user with id %(id)s.", id=owner)]
@@ -495,47 +491,6 @@ class Records:
                     errors.setdefault(field or "__record__", []).append(message)
         if errors:
             raise ValidationFailed(errors)
-
-    def _check_links(self, conn: sa.Connection, spec: EntitySpec, change: Change,
-                     errors: dict[str, list[str]]) -> None:
-        for f in spec.writable:
-            value = change.values.get(f.name)
-            if value is None or f.name in errors or change.old.get(f.name) == value:
-                continue
-            if f.type in ("lookup", "master_detail"):
-                target = self.models.tables.get(str(f.opt("to")))
-                if target is None:
-                    continue
-                stmt = sa.select(target.c.id).where(target.c.id == value,
-                                                    target.c.deleted_at.is_(None))
-                acc = self.access(change.actor)
-                to = str(f.opt("to"))
-                if not acc.unrestricted:  # a link only to a record the user may see
-                    where = acc.where(to, "read") if acc.allows(to, "read") else sa.false()
-                    stmt = stmt if where is None else stmt.where(where)
-                found = conn.execute(stmt).first()
-                if found is None:
-                    errors[f.name] = [_("%(field)s: there is no %(entity)s #%(id)s.",
-                                        field=field_label(f), id=value,
-                                        entity=self.entity(str(f.opt("to"))).label_for(_locale()))]
-            elif f.type == "user" and not conn.execute(
-                    sa.select(users.c.id).where(users.c.id == value)).first():
-                errors[f.name] = [_("There is no user with id %(id)s.", id=value)]
-
-    def _check_unique(self, conn: sa.Connection, spec: EntitySpec, change: Change,
-                      errors: dict[str, list[str]]) -> None:
-        table = self.table(spec.entity.name)
-        for f in spec.writable:
-            value = change.values.get(f.name)
-            if not f.unique or value is None or f.name in errors:
-                continue
-            col = table.c[spec.columns[f.name]]
-            stmt = sa.select(table.c.id).where(col == value)
-            if change.id is not None:
-                stmt = stmt.where(table.c.id != change.id)
-            if conn.execute(stmt.limit(1)).first():
-                errors[f.name] = [_("%(field)s must be unique: another record already has "
-                                    "%(value)s.", field=field_label(f), value=repr(value))]
 
     @staticmethod
     def _normal(spec: EntitySpec, name: str, value: Any) -> Any:
@@ -548,26 +503,6 @@ class Records:
             return spec.ftype(f).to_python(f, value)
         except (ValueError, TypeError):
             return value
-
-    def _check_restrict(self, conn: sa.Connection, entity: str, record_id: int) -> None:
-        """Lookups with `on_delete: restrict` keep their target: a record that live records
-        still point to through such a lookup cannot be deleted. (Other lookups keep their link
-        while the target is in the recycle bin, so a restore finds everything as it was.)"""
-        for e in self.meta:
-            for f in e:
-                restricts = f.type == "lookup" and f.opt("to") == entity \
-                    and f.opt("on_delete") == "restrict"
-                if not restricts or f.name not in self.spec(e.name).columns:
-                    continue
-                table = self.table(e.name)
-                col = table.c[self.spec(e.name).columns[f.name]]
-                count = conn.execute(sa.select(sa.func.count()).select_from(table).where(
-                    col == record_id, table.c.deleted_at.is_(None))).scalar_one()
-                if count:
-                    raise RecordError(_(
-                        "This record cannot be deleted: %(count)s %(entities)s still refer to it "
-                        "through %(field)s. Change or delete those first.", count=count,
-                        entities=e.plural_for(_locale()), field=field_label(f)))
 
     def _detail_rows(self, conn: sa.Connection, entity: str, record_id: int,
                      deleted_at: datetime | None) -> list[tuple[str, int]]:
@@ -602,27 +537,6 @@ class Records:
             out[name] = [ftype.to_json(f, old.get(name)) if old.get(name) is not None else None,
                          ftype.to_json(f, value) if value is not None else None]
         return out
-
-    def _conflict(self, conn: sa.Connection, entity: str, current: dict[str, Any],
-                  since: int, hidden: frozenset[str] = frozenset()) -> Conflict:
-        rows = conn.execute(
-            sa.select(audit.c.changes, audit.c.at, audit.c.action, users.c.username)
-            .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
-            .where(audit.c.entity == entity, audit.c.record_id == current["id"],
-                   audit.c.version > since).order_by(audit.c.id)).all()
-        theirs: dict[str, TheirChange] = {}
-        for r in rows:
-            for name, pair in (r.changes or {}).items():
-                if name in hidden:
-                    continue
-                first = theirs.get(name)
-                theirs[name] = TheirChange(name, first.old if first else pair[0], pair[1],
-                                           r.username, r.at)
-        who = ", ".join(sorted({r.username or _("the system") for r in rows})) \
-            or _("Someone else")
-        message = _("%(who)s changed this record after you opened it; nothing was saved. "
-                    "Review their changes and apply yours again.", who=who)
-        return Conflict(message, ConflictInfo(current, list(theirs.values())))
 
     def _hook(self, name: str, change: Change) -> None:
         if self.plugins is not None:
