@@ -42,6 +42,7 @@ hookimpl = pluggy.HookimplMarker("crm")
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.web.pages",
     "app.events.plugin",
+    "app.workflow.plugin",
 )
 
 #: the package under which folder plugins are imported (`crm_plugins.<name>`)

@@ -18,9 +18,10 @@ def test_last_shipped_migration_is_the_shipped_pack() -> None:
     settings = load_settings(ROOT / "config.yaml", environ={})
     files = read_all(ROOT / "migrations")
     assert files, "migrations/ is empty"
-    meta = load_meta(settings.schema_dirs, settings.roles)
+    # as `crm setup` / `crm migrate` read it: schemas and workflows (stage machines, webhooks)
+    meta = load_meta(settings.schema_dirs, settings.roles, workflow_dirs=settings.workflow_dirs)
     assert files[-1].to_digest == meta.digest, (
-        "schemas/ changed since the last file in migrations/: run "
+        "schemas/ or workflows/ changed since the last file in migrations/: run "
         "`CRM_DATABASE_URL=sqlite:////tmp/x.db crm migrate -m '<what changed>'` and commit it")
     for before, after in pairwise(files):
         assert after.from_digest == before.to_digest

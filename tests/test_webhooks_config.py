@@ -58,7 +58,7 @@ def _errors(tmp_path: Path, yaml_text: str) -> list[tuple[str, int, str]]:
      "CRM-E041", 5, "when"),
     ("automations:\n  a:\n    entity: account\n    events: [saved]\n"
      "    actions: [{call_webhook: {url: 'http://x'}}]\n", "CRM-E010", 4, "saved"),
-    ("stages: {}\n", "CRM-E060", 1, "webhooks"),
+    ("pipelines: {}\n", "CRM-E060", 1, "webhooks"),
     ("automations:\n  a:\n    entity: account\n    events: [created]\n    actions:\n"
      "      - call_webhook: {url: 'http://x', body: 'Deal {name won'}\n",
      "CRM-E068", 6, "body: expected '}' before end of string"),

@@ -13,7 +13,7 @@ from app.api import serialize
 from app.api.auth import api_actor, api_user_id
 from app.i18n import _
 from app.meta.types import EntityDef
-from app.records import Conflict, RecordError
+from app.records import Conflict, NotFound, RecordError
 from app.records import query as q
 from app.textnum import small_int
 from app.web.state import entity_or_404, records
@@ -81,6 +81,29 @@ def get_record(entity: str, id: int) -> Response:
     response = jsonify(row)
     response.headers["ETag"] = _etag(found["version"])
     return response
+
+
+@bp.get("/<entity>/<int:id>/moves")
+def record_moves(entity: str, id: int) -> Response:
+    """Where the caller may move the record along a stage machine: `{"field", "from", "to"}`
+    (`?field=` picks the machine when the entity has several); 404 when none governs it."""
+    from app.workflow.machine import allowed_moves, machines_for
+
+    entity_or_404(entity)
+    rec = records()
+    for key in request.args:
+        if key != "field":
+            raise q.QueryError(_("Unknown parameter '%(name)s'.", name=key[:60]))
+    field = request.args.get("field") or None
+    found = rec.get(entity, id)
+    moves = allowed_moves(rec, entity, found, api_actor(), field)
+    if moves is None:
+        names = ", ".join(machines_for(rec.meta, entity))
+        if not names:
+            raise NotFound(_("No stage machine governs %(entity)s.", entity=entity))
+        raise NotFound(_("No stage machine governs %(field)s; the stage fields are: "
+                         "%(names)s.", field=str(field)[:60], names=names))
+    return jsonify(moves.as_json())
 
 
 @bp.patch("/<entity>/<int:id>")

@@ -34,7 +34,7 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E048 | `encrypted: true` on a field type it cannot apply to, or with `unique` / `indexed` |
 | CRM-E049 | an encrypted field used where its clear value is needed (expressions, views, title) |
 | CRM-E050 | config.yaml: unknown key, bad value, or an `extends` that cannot be followed |
-| CRM-E060 | a workflows file holds neither `webhooks:` nor `automations:` |
+| CRM-E060 | a workflows file holds none of `webhooks:`, `automations:`, `stages:` |
 | CRM-E061 | a webhook event names an unknown entity or event |
 | CRM-E062 | a webhook needs exactly one of `url` or `url_env` |
 | CRM-E063 | a webhook's `fields` names no field of the entities it matches |
@@ -43,6 +43,15 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E066 | action parameters that do not fit the action's schema |
 | CRM-E067 | a webhook or automation defined twice in one layer, or removing a missing one |
 | CRM-E068 | an action template that cannot be rendered (`{field}` only) |
+| CRM-E070 | a stage machine names an unknown entity |
+| CRM-E071 | a stage machine's field is not a picklist of its entity |
+| CRM-E072 | a stage machine names a value its picklist does not have |
+| CRM-E073 | a stage machine's transition names an unknown role |
+| CRM-E074 | `require` or `set` names an unknown field, or one `set` cannot change |
+| CRM-E075 | a `set` value that does not fit its field |
+| CRM-E076 | two stage machines on the same field |
+| CRM-E077 | a stage no record can reach from the initial values |
+| CRM-E078 | `create_activity` cannot be done (no such entity, no lookup back, a bad value) |
 """
 
 from __future__ import annotations

@@ -265,8 +265,9 @@ def load_meta(
     registry: Registry | None = None,
     workflow_dirs: Sequence[Path] = (),
 ) -> Meta:
-    """Read, validate, merge, expand and check (entities from `schema_dirs`, webhooks and
-    automations from `workflow_dirs`). Raises ConfigErrors listing every problem."""
+    """Read, validate, merge, expand and check (entities from `schema_dirs`, webhooks,
+    automations and stage machines from `workflow_dirs`). Raises ConfigErrors listing every
+    problem."""
     reg = registry or default_registry
     with gc_paused():
         return _load(schema_dirs, roles, reg, workflow_dirs)
@@ -301,11 +302,11 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
     meta, build_errors = build_meta(merged, roles, reg)
     errors.extend(build_errors)
     if workflow_dirs:
-        webhooks, automations, wf_errors = load_workflows(workflow_dirs, meta)
+        webhooks, automations, stages, wf_errors = load_workflows(workflow_dirs, meta)
         errors.extend(wf_errors)
-        if webhooks or automations:  # without any, the digest stays as it was
+        if webhooks or automations or stages:  # without any, the digest stays as it was
             meta = dataclasses.replace(meta, webhooks=freeze(webhooks),
-                                       automations=freeze(automations))
+                                       automations=freeze(automations), stages=freeze(stages))
             object.__setattr__(meta, "digest", digest_of(meta))
     if access_docs:
         access, access_errors = load_access(access_docs, meta)

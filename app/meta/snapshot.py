@@ -92,6 +92,10 @@ def meta_to_dict(meta: Meta) -> dict[str, Any]:
         out["webhooks"] = webhooks_to_dict(meta.webhooks)
     if meta.automations:
         out["automations"] = automations_to_dict(meta.automations)
+    if meta.stages:
+        from app.meta.stages import stages_to_dict
+
+        out["stages"] = stages_to_dict(meta.stages)
     if meta.access is not None:
         from app.meta.access import access_to_dict
 
@@ -137,6 +141,7 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
             views=build_views(e.get("views"), Source(name)),
         )
     from app.meta.access import access_from_dict
+    from app.meta.stages import stages_from_dict
     from app.meta.workflows import automations_from_dict, webhooks_from_dict
 
     src = Source(f"config version {data.get('digest', '')[:12]}")
@@ -144,4 +149,5 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
     return Meta(access=access, entities=freeze(entities), roles=tuple(data.get("roles") or ()),
                 digest=data.get("digest", ""),
                 webhooks=freeze(webhooks_from_dict(data.get("webhooks") or {}, src)),
-                automations=freeze(automations_from_dict(data.get("automations") or {}, src)))
+                automations=freeze(automations_from_dict(data.get("automations") or {}, src)),
+                stages=freeze(stages_from_dict(data.get("stages") or {}, src)))

@@ -299,6 +299,41 @@ class AutomationDef:
 
 
 @dataclass(frozen=True)
+class TransitionDef:
+    """One allowed move of a stage machine (`transitions:`): from these values (`*`: any) to
+    those, for these roles (empty: everyone), when a condition on the new values holds."""
+
+    from_: tuple[str, ...]
+    to: tuple[str, ...]
+    roles: tuple[str, ...] = ()
+    when: str | None = None
+    #: what a refused move says when `roles` or `when` refuse it (default: a generated text)
+    message: Labels = field(default_factory=dict)
+
+    def leaves(self, value: str | None) -> bool:
+        return "*" in self.from_ or value in self.from_
+
+
+@dataclass(frozen=True)
+class StageMachineDef:
+    """`stages:` in workflows/*.yaml: the moves a picklist field of an entity may make, the
+    fields required on entering a stage and the actions run then (app/meta/stages.py)."""
+
+    name: str
+    entity: str
+    field: str
+    #: values a new record may start in (empty: any)
+    initial: tuple[str, ...] = ()
+    transitions: tuple[TransitionDef, ...] = ()
+    #: stage -> fields that must have a value on entering it
+    require: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: stage -> actions run on entering it (`set` and `create_activity` in the transaction,
+    #: the others on the task queue after commit)
+    on_enter: Mapping[str, tuple[ActionRef, ...]] = dataclasses.field(default_factory=dict)
+    source: Source = dataclasses.field(default_factory=lambda: Source("<unknown>"))
+
+
+@dataclass(frozen=True)
 class Meta:
     """One resolved configuration: every entity, after overlays, presets and checks."""
 
@@ -314,6 +349,8 @@ class Meta:
     #: outbound webhooks and automations by name (workflows/*.yaml; app/meta/workflows.py)
     webhooks: Mapping[str, WebhookDef] = field(default_factory=dict)
     automations: Mapping[str, AutomationDef] = field(default_factory=dict)
+    #: stage machines by name (workflows/*.yaml `stages:`; app/meta/stages.py)
+    stages: Mapping[str, StageMachineDef] = field(default_factory=dict)
     #: roles' hierarchy and default grants, teams and sharing rules (app/meta/access.py);
     #: None when the config has no access file (then only admins may do anything)
     access: Any = None

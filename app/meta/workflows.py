@@ -22,6 +22,8 @@ skipped. Every problem is a `ConfigError` with file, line and a code (CRM-E060..
 expression codes for `when`). A layer that sets `url` drops the earlier `url_env` (and the
 other way round). Every string parameter of an action is a text template: `{field}` names only
 (`app.actions.check_template`, CRM-E068). The result goes on `Meta.webhooks` / `Meta.automations`.
+Stage machines (`stages:`) are read and merged the same way and checked by app/meta/stages.py
+(`Meta.stages`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import jsonschema
 
 from app.meta.checks import _hint
 from app.meta.errors import ConfigError
+from app.meta.stages import STAGE_SCHEMA
 from app.meta.types import (
     IDENTIFIER,
     RECORD_EVENTS,
@@ -42,12 +45,13 @@ from app.meta.types import (
     AutomationDef,
     Meta,
     Source,
+    StageMachineDef,
     WebhookDef,
     freeze,
 )
 
-#: top-level keys a workflows file may hold (issue 6 adds stage machines and approvals)
-KINDS = ("webhooks", "automations")
+#: top-level keys a workflows file may hold (issue 6 adds approvals)
+KINDS = ("webhooks", "automations", "stages")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _NAME = {"type": "string", "pattern": IDENTIFIER.pattern}
 _ENV = {"type": "string", "pattern": ENV_NAME.pattern}
@@ -88,6 +92,8 @@ SCHEMA: dict[str, Any] = {
                      "additionalProperties": _WEBHOOK},
         "automations": {"type": "object", "propertyNames": _NAME,
                         "additionalProperties": _AUTOMATION},
+        "stages": {"type": "object", "propertyNames": _NAME,
+                   "additionalProperties": STAGE_SCHEMA},
     },
 }
 
@@ -99,9 +105,11 @@ def _builtin_actions() -> None:
 
 def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookDef],
                                                               dict[str, AutomationDef],
+                                                              dict[str, StageMachineDef],
                                                               list[ConfigError]]:
     """Read every workflows folder, merge by name and check against `meta`'s entities."""
     from app.meta.loader import Document, _schema_errors, yaml_files
+    from app.meta.stages import check_stages
 
     errors: list[ConfigError] = []
     docs: list[Document] = []
@@ -111,7 +119,8 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
             continue  # an empty file holds nothing (or a syntax error was reported)
         if not isinstance(data, dict) or not set(KINDS) & set(data):
             errors.append(ConfigError(
-                "CRM-E060", "a workflows file must hold `webhooks:` or `automations:`",
+                "CRM-E060", "a workflows file must hold `webhooks:`, `automations:` or "
+                "`stages:`",
                 positions.at(())))
             continue
         docs.append(Document(name, data, positions, layer))
@@ -150,7 +159,8 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
                 for name, (body, doc) in merged["webhooks"].items()}
     automations = {name: _automation(name, body, doc, meta, errors)
                    for name, (body, doc) in merged["automations"].items()}
-    return webhooks, automations, errors
+    stages = check_stages(merged["stages"], meta, errors)
+    return webhooks, automations, stages, errors
 
 
 def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
@@ -194,11 +204,9 @@ def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
 
 def _automation(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                 errors: list[ConfigError]) -> AutomationDef:
-    from app.actions import check_template, registry
     from app.fields import registry as field_registry
     from app.meta.checks import check_expression, expr_kinds
 
-    _builtin_actions()
     at = doc.positions.at
     base = ("automations", name)
     for key in ("entity", "events", "actions"):
@@ -216,36 +224,53 @@ def _automation(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                                         expr_kinds(entity, field_registry),
                                         at((*base, "when")))
         errors.extend(errs)
-    steps: list[ActionRef] = []
-    for i, step in enumerate(body.get("actions") or ()):
-        (action_name, params), = step.items()
-        src = at((*base, "actions", i, action_name))
-        action = registry.get(action_name)
-        if action is None:
-            errors.append(ConfigError("CRM-E065", f"automation '{name}': unknown action "
-                                      f"'{action_name}'{_hint(action_name, registry.names())}; "
-                                      f"the actions are: {', '.join(registry.names())}", src))
-            continue
-        params = params or {}
-        validator = jsonschema.Draft202012Validator(dict(action.params_schema))
-        for err in sorted(validator.iter_errors(params), key=lambda e: list(e.path)):
-            where = ".".join(str(p) for p in err.absolute_path)
-            errors.append(ConfigError("CRM-E066", f"automation '{name}': action "
-                                      f"'{action_name}'{' ' + where if where else ''}: "
-                                      f"{err.message}",
-                                      at((*base, "actions", i, action_name,
-                                          *err.absolute_path))))
-        for path, text in _strings(params):
-            problem = check_template(text)
-            if problem:
-                errors.append(ConfigError("CRM-E068", f"automation '{name}': action "
-                                          f"'{action_name}' {'.'.join(map(str, path))}: "
-                                          f"{problem}",
-                                          at((*base, "actions", i, action_name, *path))))
-        steps.append(ActionRef(action_name, freeze(params)))
+    steps = check_action_steps(f"automation '{name}'", body.get("actions") or (),
+                               (*base, "actions"), at, errors)
     return AutomationDef(name=name, entity=ent, on=tuple(body.get("events") or ()),
                          actions=tuple(steps), when=str(when) if when else None,
                          active=bool(body.get("active", True)), source=at(base))
+
+
+def check_action_steps(what: str, steps: Sequence[Mapping[str, Any]],
+                       base: tuple[str | int, ...], at: Any, errors: list[ConfigError], *,
+                       local: Mapping[str, Mapping[str, Any]] | None = None) -> list[ActionRef]:
+    """The `{action: {params}}` steps at `base` as ActionRefs, each checked: a registered action
+    (or one of `local`: name -> params schema, run by the caller itself) with parameters that
+    fit its schema and string parameters that are plain templates (CRM-E065, E066, E068).
+    `what` names the owner in messages ("automation 'x'")."""
+    from app.actions import check_template, registry
+
+    _builtin_actions()
+    local = local or {}
+    out: list[ActionRef] = []
+    for i, step in enumerate(steps):
+        (action_name, params), = step.items()
+        src = at((*base, i, action_name))
+        action = registry.get(action_name)
+        schema = local.get(action_name) or (action.params_schema if action else None)
+        if schema is None:
+            names = sorted({*registry.names(), *local})
+            errors.append(ConfigError("CRM-E065", f"{what}: unknown action "
+                                      f"'{action_name}'{_hint(action_name, names)}; "
+                                      f"the actions are: {', '.join(names)}", src))
+            continue
+        params = params or {}
+        validator = jsonschema.Draft202012Validator(dict(schema))
+        for err in sorted(validator.iter_errors(params), key=lambda e: list(e.path)):
+            where = ".".join(str(p) for p in err.absolute_path)
+            errors.append(ConfigError("CRM-E066", f"{what}: action "
+                                      f"'{action_name}'{' ' + where if where else ''}: "
+                                      f"{err.message}",
+                                      at((*base, i, action_name, *err.absolute_path))))
+        if action_name != "set":  # `set` values are field values, not templates
+            for path, text in _strings(params):
+                problem = check_template(text)
+                if problem:
+                    errors.append(ConfigError("CRM-E068", f"{what}: action "
+                                              f"'{action_name}' {'.'.join(map(str, path))}: "
+                                              f"{problem}", at((*base, i, action_name, *path))))
+        out.append(ActionRef(action_name, freeze(params)))
+    return out
 
 
 def _strings(value: Any, path: tuple[str | int, ...] = ()

@@ -48,6 +48,9 @@ class Change:
     #: the config version the records service runs on (its models' Meta: webhooks,
     #: automations ...); None when a Change is made outside the service
     meta: Meta | None = None
+    #: the records service doing a create or update (app.records.Records), for hooks that write
+    #: linked records in the same transaction (a stage machine's `create_activity`); else None
+    service: Any = None
 
     def changed(self) -> dict[str, tuple[Any, Any]]:
         """Field -> (old, new) for the fields this change sets to a different value."""

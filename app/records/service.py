@@ -333,7 +333,8 @@ class Records:
         guard.read_only(self, spec, values, {}, actor, errors)
         owner = values.pop(OWNER, actor.id)
         apply_defaults(spec, values, set(raw))
-        change = Change(spec.entity, "create", actor, conn, values, meta=self.meta)
+        change = Change(spec.entity, "create", actor, conn, values, meta=self.meta,
+                        service=self)
         self._check(conn, spec, change, errors, owner)
         table = self.table(entity)
         now = datetime.now(UTC)
@@ -375,7 +376,7 @@ class Records:
         if owner != old["owner_id"]:
             guard.may_transfer(self, entity, old["owner_id"], actor)
         change = Change(spec.entity, "update", actor, conn, {**stored, **given}, old=stored,
-                        id=record_id, meta=self.meta)
+                        id=record_id, meta=self.meta, service=self)
         self._check(conn, spec, change, errors, owner)
         self._before_save(change)
         diff = {k: v for k, v in change.values.items() if k in spec.columns and stored.get(k) != v}

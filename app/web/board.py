@@ -4,8 +4,10 @@ per column, and cards that move between columns by drag and drop or a "move to" 
 
 Column counts and sums are one GROUP BY query; each column then loads at most `CARD_LIMIT` cards,
 so a board stays quick on a million rows. A move is `records().update(...)` with the version the
-card was read at: the YAML rules (and, later, workflow rules) decide, and a refused move comes
-back as JSON the page uses to snap the card back with the reason.
+card was read at: the YAML rules and the stage machine of the field (workflows/*.yaml) decide,
+and a refused move comes back as JSON the page uses to snap the card back with the reason. Under
+a stage machine each card carries the columns its user may move it to (`data-moves`), so the
+page greys out the others while it is dragged.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class Card:
     value: str
     owner: str
     fields: list[tuple[str, str | Markup]] = field(default_factory=list)
+    #: the columns a stage machine lets this user move the card to (None: no machine)
+    moves: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -252,8 +256,17 @@ def make_cards(spec: BoardSpec, rows: list[dict[str, Any]]) -> list[Card]:
                   for f in shown if r.get(f.name) not in (None, "")]
         cards.append(Card(int(r["id"]), int(r["version"]), title_of.get(r["id"], ""),
                           r[spec.by.name] if r[spec.by.name] is not None else EMPTY,
-                          people.get(r["owner_id"], ""), values))
+                          people.get(r["owner_id"], ""), values, _moves(spec, r)))
     return cards
+
+
+def _moves(spec: BoardSpec, record: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """Where the stage machine of the board's field lets this user move `record` (None: no
+    machine governs that field)."""
+    from app.workflow.machine import allowed_moves
+
+    found = allowed_moves(records(), spec.entity.name, record, actor(), spec.by.name)
+    return None if found is None else found.to
 
 
 def total_text(spec: BoardSpec, value: Any) -> str:
@@ -368,6 +381,9 @@ def _card_json(spec: BoardSpec, record: Mapping[str, Any]) -> dict[str, Any]:
            "value": value if value is not None else EMPTY}
     if spec.total is not None and record.get(spec.total.name) is not None:
         out[spec.total.name] = total_text(spec, record[spec.total.name])
+    moves = _moves(spec, record)
+    if moves is not None:
+        out["moves"] = list(moves)
     return out
 
 

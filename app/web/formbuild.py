@@ -19,7 +19,7 @@ section in field order.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -171,6 +171,16 @@ def widget_kind(field: Field) -> str:
     if isinstance(field, TextAreaField):
         return "textarea"
     return "input"
+
+
+def limit_choices(field: Field, keep: Collection[str]) -> None:
+    """Offer only the values in `keep` in a select (a stage machine's allowed moves and the
+    current value; `""` in `keep` keeps the blank choice)."""
+    choices = getattr(field, "choices", None)
+    if isinstance(choices, list):
+        field.choices = [c for c in choices
+                         if str(getattr(c, "value", c[0] if isinstance(c, tuple) else c))
+                         in keep]
 
 
 def lookup_target(field: Field) -> str | None:

@@ -325,6 +325,7 @@ def _render(e: EntityDef, form: EntityForm, values: Mapping[str, Any],
     shown = visibility(spec, full)
     include = is_editable if record is None else (lambda f: not f.hidden)
     layout = formbuild.sections(e, locale, include)
+    _limit_stages(e, form, values, record)
     titles = _titles([f for s in layout for f in s.fields], values, record)
     theirs = _theirs(e, conflict) if conflict else {}
     sections: list[PageSection] = []
@@ -363,6 +364,22 @@ def _render(e: EntityDef, form: EntityForm, values: Mapping[str, Any],
                 conflict=conflict.message if conflict else "",
                 conflict_rows=_conflict_rows(e, conflict) if conflict else [])
     return render_template("forms/form.html", page=page, form=form), status
+
+
+def _limit_stages(e: EntityDef, form: EntityForm, values: Mapping[str, Any],
+                  record: Mapping[str, Any] | None) -> None:
+    """A field a stage machine governs offers only where the user may move the record (a new
+    record: where it may start), the stored value and the value typed."""
+    from app.workflow.machine import allowed_moves, machines_for
+
+    for name in machines_for(records().meta, e.name):
+        field = form.crm_field(name)
+        moves = allowed_moves(records(), e.name, record or {}, actor(), name)
+        if field is None or moves is None:
+            continue
+        typed = values.get(name)
+        keep = {*moves.to, moves.from_ or "", "" if typed is None else str(typed)}
+        formbuild.limit_choices(field, keep)
 
 
 def _always_required(field: Field | None) -> bool:

@@ -1,5 +1,7 @@
 // Kanban board: drag a card to another column, or pick a column in the card's "move to" select.
 // Every move is a POST to /<entity>/board/move; a refused move snaps the card back with the reason.
+// Under a stage machine a card's data-moves lists the columns it may go to: the others are
+// greyed out while it is dragged.
 "use strict";
 (function () {
   const board = document.getElementById("board");
@@ -28,6 +30,31 @@
   function cardsOf(value) {
     const col = column(value);
     return col ? col.querySelector(".board-cards") : null;
+  }
+
+  // the columns a stage machine lets the user move a card to (null: any column)
+  function movesOf(card) {
+    if (card.dataset.moves === undefined) { return null; }
+    try { return JSON.parse(card.dataset.moves); } catch (err) { return null; }
+  }
+
+  function setMoves(card, moves) {
+    if (!Array.isArray(moves)) { return; }
+    card.dataset.moves = JSON.stringify(moves);
+    const select = card.querySelector(".board-move-to");
+    if (!select) { return; }
+    Array.from(select.options).forEach((opt) => {
+      opt.disabled = opt.value !== card.dataset.value && !moves.includes(opt.value);
+    });
+  }
+
+  function greyOut(card) {
+    const moves = movesOf(card);
+    if (!moves) { return; }
+    board.querySelectorAll(".board-column").forEach((col) => {
+      const allowed = col.dataset.value === card.dataset.value || moves.includes(col.dataset.value);
+      col.classList.toggle("board-forbidden", !allowed);
+    });
   }
 
   function setValue(card, value) {
@@ -83,6 +110,7 @@
     if (resp && resp.ok && data && data.ok) {
       card.dataset.version = data.record.version;
       setValue(card, data.record.value);
+      setMoves(card, data.record.moves);
       updateColumns(data.columns);
       say(data.message, "success");
       return;
@@ -96,6 +124,7 @@
         now.prepend(card);
       }
       setValue(card, data.record.value);
+      setMoves(card, data.record.moves);
     } else {
       setValue(card, from);
     }
@@ -107,6 +136,7 @@
     if (!card) { return; }
     dragged = card;
     card.classList.add("dragging");
+    greyOut(card);
     ev.dataTransfer.effectAllowed = "move";
     ev.dataTransfer.setData("text/plain", card.dataset.id);
   });
@@ -114,6 +144,7 @@
     if (dragged) { dragged.classList.remove("dragging"); }
     dragged = null;
     board.querySelectorAll(".drop-target").forEach((c) => c.classList.remove("drop-target"));
+    board.querySelectorAll(".board-forbidden").forEach((c) => c.classList.remove("board-forbidden"));
   });
   board.addEventListener("dragover", (ev) => {
     const col = ev.target.closest && ev.target.closest(".board-column");
@@ -133,7 +164,8 @@
     const card = dragged;
     dragged = null;
     card.classList.remove("dragging");
-    move(card, col.dataset.value);
+    board.querySelectorAll(".board-forbidden").forEach((c) => c.classList.remove("board-forbidden"));
+    move(card, col.dataset.value);  // a forbidden column too: the server says why not
   });
   board.addEventListener("change", (ev) => {
     if (!ev.target.classList.contains("board-move-to")) { return; }
