@@ -116,6 +116,7 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
 
 from app.cli_access import access  # noqa: E402  (sub-groups register on `main`)
 from app.cli_config import config  # noqa: E402
+from app.cli_convert import convert_command  # noqa: E402
 from app.cli_data import demo, serve, setup, user  # noqa: E402
 from app.cli_encryption import encryption  # noqa: E402
 from app.cli_privacy import privacy_group  # noqa: E402
@@ -125,5 +126,5 @@ from app.cli_webhooks import webhooks  # noqa: E402
 from app.cli_worker import worker  # noqa: E402
 
 for _command in (config, demo, user, setup, serve, token, webhooks, worker, security_log,
-                 encryption, privacy_group, access):
+                 encryption, privacy_group, access, convert_command):
     main.add_command(_command)

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from app import i18n
-from app.api import auth, privacy, resources, shares
+from app.api import auth, convert, privacy, resources, shares
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
 from app.meta.types import freeze
@@ -37,7 +37,7 @@ def init_api(app: Flask, limiter: Limiter) -> None:
     api.add_url_rule("/meta", "meta", _meta)
     api.add_url_rule("/meta/<entity>", "meta_entity", _meta_entity)
     api.add_url_rule("/openapi.json", "openapi", _openapi)
-    nested = [resources.bp, privacy.bp, shares.bp]
+    nested = [resources.bp, privacy.bp, shares.bp, convert.bp]
     for blueprints in state_plugins(app).hook.crm_api_blueprints():
         nested += list(blueprints or ())
     csrf: CSRFProtect = app.extensions["csrf"]

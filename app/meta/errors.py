@@ -34,7 +34,7 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E048 | `encrypted: true` on a field type it cannot apply to, or with `unique` / `indexed` |
 | CRM-E049 | an encrypted field used where its clear value is needed (expressions, views, title) |
 | CRM-E050 | config.yaml: unknown key, bad value, or an `extends` that cannot be followed |
-| CRM-E060 | a workflows file holds none of `webhooks:`, `automations:`, `stages:` |
+| CRM-E060 | a workflows file holds none of `webhooks:`, `automations:`, `stages:`, `conversions:` |
 | CRM-E061 | a webhook event names an unknown entity or event |
 | CRM-E062 | a webhook needs exactly one of `url` or `url_env` |
 | CRM-E063 | a webhook's `fields` names no field of the entities it matches |
@@ -52,6 +52,13 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E076 | two stage machines on the same field |
 | CRM-E077 | a stage no record can reach from the initial values |
 | CRM-E078 | `create_activity` cannot be done (no such entity, no lookup back, a bad value) |
+| CRM-E090 | a conversion names an unknown entity |
+| CRM-E091 | a conversion names an unknown field, or one it cannot set (computed) |
+| CRM-E092 | a conversion maps a field onto one its values do not fit (kind, picklist, lookup) |
+| CRM-E093 | an `@target` names no earlier target, or a field that is no lookup to it |
+| CRM-E094 | a preset block maps onto a single field, or its fields do not match field by field |
+| CRM-E095 | a conversion sets one target field twice |
+| CRM-E096 | a conversion's `then` value does not fit its field |
 """
 
 from __future__ import annotations

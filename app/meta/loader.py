@@ -302,11 +302,13 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
     meta, build_errors = build_meta(merged, roles, reg)
     errors.extend(build_errors)
     if workflow_dirs:
-        webhooks, automations, stages, wf_errors = load_workflows(workflow_dirs, meta)
+        webhooks, automations, stages, conversions, wf_errors = load_workflows(workflow_dirs,
+                                                                               meta)
         errors.extend(wf_errors)
-        if webhooks or automations or stages:  # without any, the digest stays as it was
+        if webhooks or automations or stages or conversions:  # without any, the digest stays
             meta = dataclasses.replace(meta, webhooks=freeze(webhooks),
-                                       automations=freeze(automations), stages=freeze(stages))
+                                       automations=freeze(automations), stages=freeze(stages),
+                                       conversions=freeze(conversions))
             object.__setattr__(meta, "digest", digest_of(meta))
     if access_docs:
         access, access_errors = load_access(access_docs, meta)

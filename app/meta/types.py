@@ -334,6 +334,35 @@ class StageMachineDef:
 
 
 @dataclass(frozen=True)
+class ConversionTargetDef:
+    """One record a conversion creates (or matches): `creates.<name>` (app/meta/conversions.py)."""
+
+    name: str
+    entity: str
+    #: target field -> source field or "@<earlier target>" (preset blocks already expanded)
+    fields: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: target field -> source field: reuse an existing record whose fields equal these
+    match: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: the user may leave it out
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ConversionDef:
+    """`conversions:` in workflows/*.yaml: turn a record (a qualified lead) into others (an
+    account, contact and opportunity) in one transaction (app/workflow/convert.py)."""
+
+    name: str
+    entity: str
+    targets: tuple[ConversionTargetDef, ...] = ()
+    when: str | None = None
+    label: Labels = dataclasses.field(default_factory=dict)
+    #: source field -> value set afterwards ("@<target>", "now" or a plain value)
+    then: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    source: Source = dataclasses.field(default_factory=lambda: Source("<unknown>"))
+
+
+@dataclass(frozen=True)
 class Meta:
     """One resolved configuration: every entity, after overlays, presets and checks."""
 
@@ -351,6 +380,8 @@ class Meta:
     automations: Mapping[str, AutomationDef] = field(default_factory=dict)
     #: stage machines by name (workflows/*.yaml `stages:`; app/meta/stages.py)
     stages: Mapping[str, StageMachineDef] = field(default_factory=dict)
+    #: conversions by name (workflows/*.yaml `conversions:`; app/meta/conversions.py)
+    conversions: Mapping[str, ConversionDef] = field(default_factory=dict)
     #: roles' hierarchy and default grants, teams and sharing rules (app/meta/access.py);
     #: None when the config has no access file (then only admins may do anything)
     access: Any = None

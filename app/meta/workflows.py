@@ -23,7 +23,7 @@ expression codes for `when`). A layer that sets `url` drops the earlier `url_env
 other way round). Every string parameter of an action is a text template: `{field}` names only
 (`app.actions.check_template`, CRM-E068). The result goes on `Meta.webhooks` / `Meta.automations`.
 Stage machines (`stages:`) are read and merged the same way and checked by app/meta/stages.py
-(`Meta.stages`).
+(`Meta.stages`), conversions (`conversions:`) by app/meta/conversions.py (`Meta.conversions`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 import jsonschema
 
 from app.meta.checks import _hint
+from app.meta.conversions import CONVERSION_SCHEMA
 from app.meta.errors import ConfigError
 from app.meta.stages import STAGE_SCHEMA
 from app.meta.types import (
@@ -43,6 +44,7 @@ from app.meta.types import (
     RECORD_EVENTS,
     ActionRef,
     AutomationDef,
+    ConversionDef,
     Meta,
     Source,
     StageMachineDef,
@@ -51,7 +53,7 @@ from app.meta.types import (
 )
 
 #: top-level keys a workflows file may hold (issue 6 adds approvals)
-KINDS = ("webhooks", "automations", "stages")
+KINDS = ("webhooks", "automations", "stages", "conversions")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _NAME = {"type": "string", "pattern": IDENTIFIER.pattern}
 _ENV = {"type": "string", "pattern": ENV_NAME.pattern}
@@ -94,6 +96,8 @@ SCHEMA: dict[str, Any] = {
                         "additionalProperties": _AUTOMATION},
         "stages": {"type": "object", "propertyNames": _NAME,
                    "additionalProperties": STAGE_SCHEMA},
+        "conversions": {"type": "object", "propertyNames": _NAME,
+                        "additionalProperties": CONVERSION_SCHEMA},
     },
 }
 
@@ -106,8 +110,10 @@ def _builtin_actions() -> None:
 def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookDef],
                                                               dict[str, AutomationDef],
                                                               dict[str, StageMachineDef],
+                                                              dict[str, ConversionDef],
                                                               list[ConfigError]]:
     """Read every workflows folder, merge by name and check against `meta`'s entities."""
+    from app.meta.conversions import check_conversions
     from app.meta.loader import Document, _schema_errors, yaml_files
     from app.meta.stages import check_stages
 
@@ -119,8 +125,8 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
             continue  # an empty file holds nothing (or a syntax error was reported)
         if not isinstance(data, dict) or not set(KINDS) & set(data):
             errors.append(ConfigError(
-                "CRM-E060", "a workflows file must hold `webhooks:`, `automations:` or "
-                "`stages:`",
+                "CRM-E060", "a workflows file must hold `webhooks:`, `automations:`, "
+                "`stages:` or `conversions:`",
                 positions.at(())))
             continue
         docs.append(Document(name, data, positions, layer))
@@ -160,7 +166,8 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
     automations = {name: _automation(name, body, doc, meta, errors)
                    for name, (body, doc) in merged["automations"].items()}
     stages = check_stages(merged["stages"], meta, errors)
-    return webhooks, automations, stages, errors
+    conversions = check_conversions(merged["conversions"], meta, errors)
+    return webhooks, automations, stages, conversions, errors
 
 
 def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
