@@ -31,12 +31,12 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import IO, Any
 
 import sqlalchemy as sa
 
 from app import seclog
+from app.events.outbox import jsonable
 from app.fields.base import FieldValueError
 from app.i18n import _, get_locale
 from app.meta.types import EntityDef, FieldDef
@@ -92,30 +92,15 @@ def links_to(records: Records, entity: str) -> list[tuple[EntityDef, FieldDef]]:
 
 
 # --- JSON values -----------------------------------------------------------------------------
-def plain(value: Any) -> Any:
-    """A value fit for JSON: dates as ISO text, decimals as text."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return None
-    return value
-
-
 def field_json(records: Records, f: FieldDef, value: Any) -> Any:
     if value is None:
         return None
-    return plain(records.registry.get(f.type).to_json(f, value))
+    return jsonable(records.registry.get(f.type).to_json(f, value))
 
 
 def record_json(records: Records, e: EntityDef, rec: Mapping[str, Any]) -> dict[str, Any]:
     """System keys and every field by name, as JSON values."""
-    out = {k: plain(rec.get(k)) for k in SYSTEM_KEYS}
+    out = {k: jsonable(rec.get(k)) for k in SYSTEM_KEYS}
     out.update({f.name: field_json(records, f, rec.get(f.name)) for f in e if f.name in rec})
     return out
 
@@ -144,10 +129,10 @@ def personal_data(records: Records, entity: str, record_id: int, *,
         "id": record_id,
         "title": title,
         "personal_fields": [f.name for f in personal_fields(records, entity)],
-        "record": {**{k: plain(rec.get(k)) for k in SYSTEM_KEYS}, "fields": fields},
+        "record": {**{k: jsonable(rec.get(k)) for k in SYSTEM_KEYS}, "fields": fields},
         "linked": linked,
-        "history": [{"at": plain(h["at"]), "action": h["action"], "user": h.get("username"),
-                     "version": h.get("version"), "changes": plain(h.get("changes") or {})}
+        "history": [{"at": jsonable(h["at"]), "action": h["action"], "user": h.get("username"),
+                     "version": h.get("version"), "changes": jsonable(h.get("changes") or {})}
                     for h in history],
         "attachments": [{"id": a.id, "name": a.name, "content_type": a.content_type,
                          "size": a.size, "uploaded_at": a.uploaded_at.isoformat(),
