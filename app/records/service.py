@@ -63,6 +63,7 @@ class Records:
         #: may see (writes check the actor they are given)
         self.actor = actor
         self._access: dict[Actor, ActorAccess] = {}
+        self._permits: dict[tuple[str, int, str], bool] = {}
         #: specs and SELECTs by (kind, entity, registry), shared by every Records of this config
         #: version: kept on its Models, since neither changes within a version
         self._memo: dict[tuple[Any, ...], Any] = vars(models).setdefault(
@@ -95,17 +96,22 @@ class Records:
         return found
 
     def permits(self, entity: str, record_id: int, action: str) -> bool:
-        """Whether this service's actor may `action` (read, edit, delete) this record."""
+        """Whether this service's actor may `action` (read, edit, delete) this record (asked
+        once per request: a detail page asks for its buttons, attachments and sharing card)."""
         acc = self.access()
         if acc.unrestricted:
             return True
         if not acc.allows(entity, action):
             return False
-        table = self.table(entity)
-        stmt = sa.select(table.c.id).where(table.c.id == record_id)
-        where = acc.where(entity, action)
-        with self.engine.connect() as conn:
-            return conn.execute(stmt if where is None else stmt.where(where)).first() is not None
+        key = (entity, int(record_id), action)
+        if key not in self._permits:
+            table = self.table(entity)
+            stmt = sa.select(table.c.id).where(table.c.id == record_id)
+            where = acc.where(entity, action)
+            with self.engine.connect() as conn:
+                self._permits[key] = conn.execute(
+                    stmt if where is None else stmt.where(where)).first() is not None
+        return self._permits[key]
 
     def visible_entity(self, name: str) -> EntityDef:
         """The entity as this service's actor sees it: without the fields hidden from them,
