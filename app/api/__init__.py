@@ -20,6 +20,7 @@ from app import i18n
 from app.api import auth, convert, privacy, resources, shares
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
+from app.meta.access import ADMIN
 from app.meta.types import freeze
 from app.records import Conflict, ItemFailed, RecordError, ValidationFailed
 from app.web.state import entity_or_404, meta, records, state
@@ -99,7 +100,7 @@ def _openapi() -> Response:
         seen = meta()
         readable = {n: e for n, e in seen.entities.items() if rec.access().allows(n, "read")}
         doc = document(replace(seen, entities=freeze(readable)), rec, version=st.version,
-                       title=st.ctx.settings.name)
+                       title=st.ctx.settings.name, admin=ADMIN in key)
         docs[key] = doc
     return jsonify(doc)
 

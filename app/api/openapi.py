@@ -36,14 +36,19 @@ SYSTEM_SCHEMAS: dict[str, dict[str, Any]] = {
 
 
 def document(meta: Meta, records: Records, *, version: int | None, title: str,
-             server: str = "/api/v1") -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Error": _error_schema(), "Meta": {"type": "object"}}
+             server: str = "/api/v1", admin: bool = True) -> dict[str, Any]:
+    """`admin`: with the administrators' personal data requests (app/api/openapi_extra.py)."""
+    from app.api.openapi_extra import extra_paths, extra_schemas
+
+    schemas: dict[str, Any] = {"Error": _error_schema(), "Meta": {"type": "object"},
+                               **extra_schemas(meta)}
     paths: dict[str, Any] = {"/meta": {"get": {
         "operationId": "meta", "summary": "Entities and fields of the live config",
         "tags": ["meta"], "responses": _responses("200", "Meta")}}}
     for entity in meta.entities.values():
         schemas.update(_entity_schemas(records, entity))
         paths.update(_entity_paths(records, entity))
+        paths.update(extra_paths(meta, records, entity, admin=admin))
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{title} API", "version": f"config-{version or 0}",

@@ -11,6 +11,8 @@ from werkzeug.exceptions import BadRequest
 from app.access.shares import Share, share, shares_of, unshare
 from app.api.auth import api_actor
 from app.i18n import _
+from app.records.attachments import aware
+from app.web.detail import MAX_ID, check_id
 from app.web.state import entity_or_404, records
 
 bp = Blueprint("api_shares", __name__)
@@ -20,7 +22,7 @@ KEYS = ("user", "team", "access")
 def _json(s: Share) -> dict[str, Any]:
     return {"id": s.id, "user": s.user_id, "username": s.username, "team": s.team,
             "access": s.access, "created_by": s.created_by,
-            "created_at": s.created_at.isoformat() if s.created_at else None}
+            "created_at": aware(s.created_at).isoformat() if s.created_at else None}
 
 
 @bp.get("/<entity>/<int:id>/shares")
@@ -35,6 +37,7 @@ def add_share(entity: str, id: int) -> tuple[Response, int]:
     """Body: `{"user": <id>}` or `{"team": "<name>"}`, with `"access": "read" | "edit"`
     (default read). Sharing again with the same user or team changes the access."""
     e = entity_or_404(entity)
+    check_id(id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest(_("The body must be one JSON object."))
@@ -42,7 +45,8 @@ def add_share(entity: str, id: int) -> tuple[Response, int]:
     if unknown:
         raise BadRequest(_("Unknown key '%(name)s'.", name=str(unknown[0])[:60]))
     user, team, access = body.get("user"), body.get("team"), body.get("access", "read")
-    if user is not None and (not isinstance(user, int) or isinstance(user, bool)):
+    if user is not None and (not isinstance(user, int) or isinstance(user, bool)
+                             or not 0 < user <= MAX_ID):
         raise BadRequest(_("'user' must be a user id (a whole number)."))
     if team is not None and not isinstance(team, str):
         raise BadRequest(_("'team' must be a team's name."))
@@ -57,5 +61,6 @@ def add_share(entity: str, id: int) -> tuple[Response, int]:
 @bp.delete("/<entity>/<int:id>/shares/<int:share_id>")
 def delete_share(entity: str, id: int, share_id: int) -> tuple[str, int]:
     e = entity_or_404(entity)
+    check_id(id, share_id)
     unshare(records(), e.name, id, share_id, api_actor())
     return "", 204
