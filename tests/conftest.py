@@ -158,6 +158,18 @@ def crm(tmp_path: Path, database_url: str) -> Iterator[object]:
 
 
 @pytest.fixture
+def workflow_crm(tmp_path: Path, database_url: str) -> Iterator[object]:
+    """The default CRM pack with the shipped workflows/ (stage machines, conversions)."""
+    from tests.stageskit import stage_deployment
+
+    ctx = stage_deployment(tmp_path, database_url)
+    try:
+        yield ctx
+    finally:
+        ctx.dispose()
+
+
+@pytest.fixture
 def web(crm: object) -> object:
     """The Flask app of the default pack's live version (testing mode)."""
     from tests.webkit import web_app

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from app.context import Context
 from tests.apikit import token_for
-from tests.stageskit import records, stage_deployment
+from tests.stageskit import records
 from tests.test_api_schemathesis import CHECKS
 from tests.webkit import user_id, web_app
 
@@ -26,12 +25,8 @@ SUB = re.compile(r"/\{id\}/(shares|moves|convert|personal-data|erase)")
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    c = stage_deployment(tmp_path, database_url)
-    try:
-        yield c
-    finally:
-        c.dispose()
+def ctx(workflow_crm: Context) -> Context:
+    return workflow_crm
 
 
 @pytest.fixture

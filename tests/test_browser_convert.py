@@ -3,24 +3,19 @@ contact and an opportunity, renaming the opportunity on the way, and lands on th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.context import Context
-from tests.stageskit import records, stage_deployment
+from tests.stageskit import records
 from tests.webkit import browser_sign_in, live_server, user_id
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    c = stage_deployment(tmp_path, database_url)
-    try:
-        yield c
-    finally:
-        c.dispose()
+def ctx(workflow_crm: Context) -> Context:
+    return workflow_crm
 
 
 def test_a_rep_converts_a_lead(browser: Any, ctx: Context, artifacts: Path) -> None:

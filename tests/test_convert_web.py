@@ -4,9 +4,7 @@ the API (`POST /api/v1/lead/<id>/convert/<name>`) and the CLI (`crm convert`).""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,19 +17,15 @@ from app.cli import main
 from app.context import Context
 from app.records import SYSTEM
 from tests.apikit import error_of, token_for
-from tests.stageskit import actor, records, stage_deployment
+from tests.stageskit import actor, records
 from tests.webkit import csrf, sign_in, user_id, web_app
 
 NAME = "lead_to_customer"
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    c = stage_deployment(tmp_path, database_url)
-    try:
-        yield c
-    finally:
-        c.dispose()
+def ctx(workflow_crm: Context) -> Context:
+    return workflow_crm
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,17 +14,13 @@ from flask.testing import FlaskClient
 
 from app.context import Context
 from app.records import SYSTEM
-from tests.stageskit import actor, deal, records, stage_deployment
+from tests.stageskit import actor, deal, records
 from tests.webkit import csrf, post_form, sign_in, web_app
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    c = stage_deployment(tmp_path, database_url)
-    try:
-        yield c
-    finally:
-        c.dispose()
+def ctx(workflow_crm: Context) -> Context:
+    return workflow_crm
 
 
 @pytest.fixture
