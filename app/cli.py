@@ -119,6 +119,7 @@ from app.cli_config import config  # noqa: E402
 from app.cli_convert import convert_command  # noqa: E402
 from app.cli_data import demo, serve, setup, user  # noqa: E402
 from app.cli_encryption import encryption  # noqa: E402
+from app.cli_mail import mail  # noqa: E402
 from app.cli_privacy import privacy_group  # noqa: E402
 from app.cli_seclog import security_log  # noqa: E402
 from app.cli_tokens import token  # noqa: E402
@@ -126,5 +127,5 @@ from app.cli_webhooks import webhooks  # noqa: E402
 from app.cli_worker import worker  # noqa: E402
 
 for _command in (config, demo, user, setup, serve, token, webhooks, worker, security_log,
-                 encryption, privacy_group, access, convert_command):
+                 encryption, privacy_group, access, convert_command, mail):
     main.add_command(_command)

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.web.pages",
     "app.events.plugin",
     "app.workflow.plugin",
+    "app.workflow.approvals.lock",
 )
 
 #: the package under which folder plugins are imported (`crm_plugins.<name>`)

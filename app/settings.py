@@ -11,8 +11,10 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -43,7 +45,18 @@ KEYS = {
     "embedded_worker": "crm serve runs the task worker in threads when task_queue is sqlite",
     "webhook_max_attempts": "tries of a webhook delivery or automation before it is failed",
     "webhook_timeout": "seconds to wait for a webhook receiver to answer",
+    "mail_url": "the SMTP server for notification mails: smtp://host:port, "
+                "smtp+starttls://[user@]host:587 or smtps://[user@]host:465; the password only "
+                "from CRM_MAIL_PASSWORD; unset: mails are logged as skipped",
+    "mail_from": "the sender of notification mails (default 'CRM <crm@localhost>')",
+    "base_url": "the address users open the CRM at, for links in mails "
+                "(default http://127.0.0.1:5000)",
+    "mail_max_attempts": "tries of a notification mail before it is failed (default 5)",
+    "mail_timeout": "seconds to wait for the SMTP server (default 30)",
 }
+#: keys whose environment value is taken as written (not parsed as YAML)
+TEXT_KEYS = ("database_url", "secret_key", "name", "mail_url", "mail_from", "base_url")
+MAIL_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance")
 LOCALES = ("en", "zh_CN")
 _WARNED: set[str] = set()
@@ -56,6 +69,66 @@ class Layer:
     config_file: Path
     schemas: Path | None
     workflows: Path | None
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """Where notification mails go (`mail_url`). `security`: "plain" (smtp://), "starttls"
+    (smtp+starttls://: the connection must be upgraded) or "tls" (smtps://)."""
+
+    host: str
+    port: int
+    security: str
+    username: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_mail_url(url: str) -> MailServer:
+    """The MailServer of a `mail_url`; ValueError says what is wrong (never echoing a
+    password)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in MAIL_SCHEMES:
+        raise ValueError(f"mail_url must start with {', '.join(s + '://' for s in MAIL_SCHEMES)}"
+                         f" (not '{scheme[:20]}')")
+    if parts.password is not None:
+        raise ValueError("mail_url must not contain a password: set CRM_MAIL_PASSWORD")
+    if not parts.hostname:
+        raise ValueError("mail_url names no host, e.g. smtp://mail.example.com:25")
+    try:
+        port = MAIL_SCHEMES[scheme] if parts.port is None else parts.port
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ValueError("mail_url has a port that is not a number from 1 to 65535")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError("mail_url is only scheme://[user@]host[:port], without a path or "
+                         "options")
+    security = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}[scheme]
+    return MailServer(parts.hostname, port, security,
+                      unquote(parts.username) if parts.username else None)
+
+
+def check_mail_from(value: str) -> str:
+    """`value` when it is an address like 'CRM <crm@example.com>', else ValueError."""
+    _name, address = parseaddr(value)
+    if "@" not in address or any(c in value for c in "\r\n"):
+        raise ValueError(f"mail_from '{value[:80]}' is not an address like "
+                         "'CRM <crm@example.com>'")
+    return value
+
+
+def check_base_url(value: str) -> str:
+    """`value` without its trailing slash when it is http(s)://host[:port][/path], else
+    ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+            or parts.fragment:
+        raise ValueError(f"base_url '{value[:80]}' is not like https://crm.example.com")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -78,6 +151,8 @@ class Settings:
     #: rotation); None: a development key in instance/encryption.key (app/crypto.py)
     encryption_key: str | None = field(default=None, repr=False)
     encryption_old_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: CRM_MAIL_PASSWORD: the SMTP password of `mail_url`'s user (never in a config file)
+    mail_password: str | None = field(default=None, repr=False)
 
     @property
     def rate_limit_storage(self) -> str:
@@ -110,6 +185,28 @@ class Settings:
     @property
     def webhook_timeout(self) -> float:
         return float(self.raw.get("webhook_timeout") or 10)
+
+    @property
+    def mail_server(self) -> MailServer | None:
+        """The SMTP server of `mail_url` (checked when the settings load); None: not set."""
+        url = self.raw.get("mail_url")
+        return parse_mail_url(str(url)) if url else None
+
+    @property
+    def mail_from(self) -> str:
+        return str(self.raw.get("mail_from") or "CRM <crm@localhost>")
+
+    @property
+    def base_url(self) -> str:
+        return str(self.raw.get("base_url") or "http://127.0.0.1:5000").rstrip("/")
+
+    @property
+    def mail_max_attempts(self) -> int:
+        return max(1, int(self.raw.get("mail_max_attempts") or 5))
+
+    @property
+    def mail_timeout(self) -> float:
+        return float(self.raw.get("mail_timeout") or 30)
 
     @property
     def attachments_dir(self) -> Path:
@@ -174,7 +271,7 @@ def _env_overrides(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]
         env = f"CRM_{key.upper()}"
         if env in environ:
             raw = environ[env]
-            if key in ("database_url", "secret_key", "name"):
+            if key in TEXT_KEYS:
                 out[key] = raw
             else:
                 try:
@@ -243,7 +340,8 @@ def load_settings(
     if queue not in ("sqlite", "immediate") and not queue.startswith(("redis://", "rediss://")):
         errors.append(ConfigError("CRM-E050", f"task_queue '{queue}' is not sqlite, immediate "
                                   "or a redis://host:port/db URL", src))
-    for key in ("webhook_max_attempts", "webhook_timeout"):
+    errors += [ConfigError("CRM-E050", problem, src) for problem in _mail_problems(merged)]
+    for key in ("webhook_max_attempts", "webhook_timeout", "mail_max_attempts", "mail_timeout"):
         value = merged.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                   or value <= 0):
@@ -275,7 +373,27 @@ def load_settings(
         encryption_key=env.get("CRM_ENCRYPTION_KEY", "").strip() or None,
         encryption_old_keys=tuple(k.strip() for k in env.get("CRM_ENCRYPTION_OLD_KEYS", "")
                                   .split(",") if k.strip()),
+        mail_password=env.get("CRM_MAIL_PASSWORD") or None,
     )
+
+
+def _mail_problems(merged: dict[str, Any]) -> list[str]:
+    """What is wrong with `mail_url`, `mail_from` and `base_url` (each a sentence)."""
+    checks = (("mail_url", parse_mail_url), ("mail_from", check_mail_from),
+              ("base_url", check_base_url))
+    problems: list[str] = []
+    for key, check in checks:
+        value = merged.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{key} must be text")
+            continue
+        try:
+            check(value)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def config_schema() -> dict[str, Any]:
@@ -297,6 +415,15 @@ def config_schema() -> dict[str, Any]:
                                        "description": KEYS["webhook_max_attempts"]}
     strings["webhook_timeout"] = {"type": "number", "exclusiveMinimum": 0,
                                   "description": KEYS["webhook_timeout"]}
+    strings["mail_url"] = {"type": "string", "pattern": "^(smtp|smtp\\+starttls|smtps)://[^:/@]+"
+                                                           "(@[^:/@]+)?(:[0-9]+)?/?$",
+                           "description": KEYS["mail_url"]}
+    strings["base_url"] = {"type": "string", "pattern": "^https?://[^/?#]+(/[^?#]*)?$",
+                           "description": KEYS["base_url"]}
+    strings["mail_max_attempts"] = {"type": "integer", "minimum": 1,
+                                    "description": KEYS["mail_max_attempts"]}
+    strings["mail_timeout"] = {"type": "number", "exclusiveMinimum": 0,
+                               "description": KEYS["mail_timeout"]}
     strings["secret_key"] = {"not": {}, "description": KEYS["secret_key"]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "CRM config.yaml", "type": "object", "properties": strings,

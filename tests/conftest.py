@@ -29,6 +29,18 @@ def cheap_password_hashing() -> Iterator[None]:
         yield
     finally:
         app.users.hasher = real
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test() -> Iterator[None]:
+    """The locale is a context variable of the thread: a web request in Chinese (the test
+    client runs it in this thread) would leave the next test of this worker in Chinese."""
+    yield
+    from app.i18n import set_locale
+
+    set_locale(None)
+
+
 REQUIRE_PG = os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
 
 

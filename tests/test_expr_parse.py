@@ -305,4 +305,6 @@ def test_register_refuses_duplicates_and_bad_counts() -> None:
 def test_every_builtin_has_sql() -> None:
     for name in functions:
         fn = functions.get(name)
-        assert fn is not None and fn.sql_impl is not None, name
+        assert fn is not None
+        if fn.py_impl.__module__.startswith("app."):  # not a plugin's (they may be loaded)
+            assert fn.sql_impl is not None, name

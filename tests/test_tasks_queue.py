@@ -96,7 +96,8 @@ def test_crm_worker_burst_runs_the_queued_tasks(sqlite_ctx: Context,
         result = CliRunner().invoke(main, ["--config", str(sqlite_ctx.settings.config_file),
                                            "worker", "--burst"])
         assert result.exit_code == 0, result.output
-        assert "Ran 2 task(s)" in result.output  # the start-up sweep and the delivery
+        # the start-up sweeps (outbox, mails), the workflow timer and the delivery
+        assert "Ran 4 task(s)" in result.output
         assert len(rx.requests) == 1
     assert deliveries(sqlite_ctx)[0]["status"] == "delivered"
 

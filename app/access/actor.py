@@ -126,7 +126,25 @@ class ActorAccess:
         if action in ("read", "edit"):
             parts += self._shared(entity, action, table)
             parts += [self._rule_sql(rule, table) for rule in self._rules(entity, action)]
+        if action == "read" and any(p.entity == entity for p in self.meta.approvals.values()):
+            parts.append(self._approver_of(entity, table))
         return sa.or_(*parts) if parts else sa.false()
+
+    def _approver_of(self, entity: str, table: sa.Table) -> sa.ColumnElement[bool]:
+        """Records the actor has (or had) an approval task on: an approver may read what
+        they are asked to approve (as far as their roles read the entity at all)."""
+        from app.model.approvals import approval_tasks, approvals
+
+        uid = self.actor.id
+        assert uid is not None
+        t = approval_tasks.c
+        who = [t.assignee_id == uid, t.delegated_from_id == uid]
+        teams = self.directory().teams_of(uid)
+        if teams:
+            who.append(t.queue.in_(sorted(teams)))
+        return table.c.id.in_(sa.select(approvals.c.record_id).join(
+            approval_tasks, t.approval_id == approvals.c.id).where(
+            approvals.c.entity == entity, sa.or_(*who)))
 
     def _rules(self, entity: str, action: str) -> list[SharingRule]:
         access = self.meta.access

@@ -18,6 +18,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from app.admin.access_view import AccessExplainView
 from app.admin.common import AdminAccess, Lazy
+from app.admin.mail_view import MailLogView
 from app.admin.records_view import EntityView
 from app.admin.seclog_view import SecurityLogView
 from app.admin.system_views import AuditView, ConfigVersionsView, RolesView
@@ -76,4 +77,5 @@ def init_admin(app: Flask) -> None:
     admin.add_view(SecurityLogView(system_menu))
     admin.add_view(ConfigVersionsView(system_menu))
     admin.add_view(WebhookDeliveriesView(system_menu))
+    admin.add_view(MailLogView(system_menu))
     admin.add_view(ApiTokensView(system_menu))

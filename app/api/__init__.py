@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from app import i18n
-from app.api import auth, convert, privacy, resources, shares
+from app.api import auth, convert, notifications, privacy, resources, shares
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
 from app.meta.access import ADMIN
@@ -38,7 +38,7 @@ def init_api(app: Flask, limiter: Limiter) -> None:
     api.add_url_rule("/meta", "meta", _meta)
     api.add_url_rule("/meta/<entity>", "meta_entity", _meta_entity)
     api.add_url_rule("/openapi.json", "openapi", _openapi)
-    nested = [resources.bp, privacy.bp, shares.bp, convert.bp]
+    nested = [resources.bp, privacy.bp, shares.bp, convert.bp, notifications.bp]
     for blueprints in state_plugins(app).hook.crm_api_blueprints():
         nested += list(blueprints or ())
     csrf: CSRFProtect = app.extensions["csrf"]
@@ -89,6 +89,7 @@ def _openapi() -> Response:
     from flask import current_app
 
     from app.api.openapi import document
+    from app.api.openapi_extra import notification_paths
 
     # one document per set of roles: the entities they may read, without their hidden fields
     docs: dict[tuple[str, ...], Any] = current_app.extensions.setdefault("crm_openapi", {})
@@ -101,6 +102,8 @@ def _openapi() -> Response:
         readable = {n: e for n, e in seen.entities.items() if rec.access().allows(n, "read")}
         doc = document(replace(seen, entities=freeze(readable)), rec, version=st.version,
                        title=st.ctx.settings.name, admin=ADMIN in key)
+        doc["paths"].update(notification_paths())  # the caller's own, whatever their role
+        doc["tags"].append({"name": "notifications", "description": "Your notifications"})
         docs[key] = doc
     return jsonify(doc)
 

@@ -1,7 +1,8 @@
 """The record sub-resources of the OpenAPI document (app/api/openapi.py `document`): shares
 (app/api/shares.py), stage moves (app/api/resources.py `record_moves`, only where a stage machine
 governs the entity), conversions (app/api/convert.py, only where the config has one) and the
-admins' personal data requests (app/api/privacy.py, only for entities with personal fields)."""
+admins' personal data requests (app/api/privacy.py, only for entities with personal fields);
+and the caller's notifications (app/api/notifications.py, `notification_paths`)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,7 @@ def extra_schemas(meta: Meta) -> dict[str, Any]:
                 "attachments_deleted": {"type": "integer"},
                 "audit_entries_scrubbed": {"type": "integer"}}},
     }
+    schemas.update(notification_schemas())
     if meta.stages:
         schemas["Moves"] = {"type": "object", "required": ["field", "from", "to"], "properties": {
             "field": {"type": "string", "description": "The stage field."},
@@ -178,3 +180,66 @@ def extra_paths(meta: Meta, records: Records, entity: EntityDef, *, admin: bool 
                 "schema": _ref("EraseRequest")}}},
             "responses": _responses("200", "Erased", "404", "422")}}
     return paths
+
+
+def notification_schemas() -> dict[str, Any]:
+    """Schemas of `/notifications` (app/api/notifications.py)."""
+    when = {"type": "string", "format": "date-time"}
+    return {
+        "Notification": {
+            "type": "object",
+            "required": ["id", "kind", "subject", "body", "link", "entity", "record_id",
+                         "unread", "created_at", "read_at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "description": "What happened, e.g. "
+                                                          "approval.pending."},
+                "subject": {"type": "string"}, "body": {"type": "string"},
+                "link": {"type": ["string", "null"],
+                         "description": "A path on this site to open (e.g. /quote/12)."},
+                "entity": _OPTIONAL_NAME, "record_id": {"type": ["integer", "null"]},
+                "unread": {"type": "boolean"},
+                "created_at": when, "read_at": {**when, "type": ["string", "null"]}}},
+        "NotificationList": {
+            "type": "object", "required": ["data", "count", "unread", "has_more", "next_cursor"],
+            "properties": {
+                "data": {"type": "array", "items": _ref("Notification")},
+                "count": {"type": "integer", "description": "How many match (all pages)."},
+                "unread": {"type": "integer", "description": "How many are unread."},
+                "has_more": {"type": "boolean"},
+                "next_cursor": {"type": ["string", "null"]}}},
+        "NotificationsRead": {
+            "type": "object", "required": ["marked", "unread"], "properties": {
+                "marked": {"type": "integer", "description": "How many were unread."},
+                "unread": {"type": "integer"}}},
+    }
+
+
+def notification_paths() -> dict[str, Any]:
+    """`/notifications` and marking them read: every caller has their own."""
+    from app.records.query import MAX_PAGE_SIZE
+
+    tags = ["notifications"]
+    return {
+        "/notifications": {"get": {
+            "operationId": "list_notifications", "summary": "Your notifications, newest first",
+            "tags": tags, "parameters": [
+                {"name": "unread", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["0", "1"]},
+                 "description": "1: only the unread ones."},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+                {"name": "cursor", "in": "query", "required": False,
+                 "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"},
+                 "description": "`next_cursor` of the previous page."}],
+            "responses": _responses("200", "NotificationList")}},
+        "/notifications/{id}/read": {"post": {
+            "operationId": "read_notification", "summary": "Mark one of your notifications read",
+            "tags": tags, "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": dict(_ID)}],
+            "responses": _responses("200", "Notification", "404")}},
+        "/notifications/read-all": {"post": {
+            "operationId": "read_all_notifications",
+            "summary": "Mark all your notifications read", "tags": tags,
+            "responses": _responses("200", "NotificationsRead")}},
+    }

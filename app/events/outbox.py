@@ -97,12 +97,14 @@ def subscriptions(meta: Meta, version: int | None = None) -> Subscriptions:
     """The Subscriptions of `meta`, made once and kept on it (a Meta never changes)."""
     subs: Subscriptions | None = vars(meta).get(_MEMO)
     if subs is None:
+        from app.meta.approvals import approval_automations
         from app.meta.stages import stage_automations
 
-        # a stage machine's queued actions run as automations no event triggers (it writes
-        # their rows itself: app/workflow/plugin.py)
+        # the queued actions of stage machines and approval processes run as automations no
+        # event triggers (they write their rows themselves: app/workflow/)
         subs = vars(meta).setdefault(_MEMO, Subscriptions(
-            version, meta.webhooks, {**meta.automations, **stage_automations(meta)}))
+            version, meta.webhooks, {**meta.automations, **stage_automations(meta),
+                                     **approval_automations(meta)}))
     return subs
 
 

@@ -302,19 +302,20 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
     meta, build_errors = build_meta(merged, roles, reg)
     errors.extend(build_errors)
     if workflow_dirs:
-        webhooks, automations, stages, conversions, wf_errors = load_workflows(workflow_dirs,
-                                                                               meta)
+        found, wf_errors = load_workflows(workflow_dirs, meta)
         errors.extend(wf_errors)
-        if webhooks or automations or stages or conversions:  # without any, the digest stays
-            meta = dataclasses.replace(meta, webhooks=freeze(webhooks),
-                                       automations=freeze(automations), stages=freeze(stages),
-                                       conversions=freeze(conversions))
+        if found:  # without any, the digest stays
+            meta = dataclasses.replace(meta, **{k: freeze(v) for k, v in found.items()})
             object.__setattr__(meta, "digest", digest_of(meta))
     if access_docs:
         access, access_errors = load_access(access_docs, meta)
         errors.extend(access_errors)
         meta = dataclasses.replace(meta, access=access, files=read_order)
         object.__setattr__(meta, "digest", digest_of(meta))
+    if meta.approvals:
+        from app.meta.approvals import check_queues
+
+        errors.extend(check_queues(meta))
     if errors:
         raise ConfigErrors(errors)
     return meta

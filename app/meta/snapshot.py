@@ -100,6 +100,10 @@ def meta_to_dict(meta: Meta) -> dict[str, Any]:
         from app.meta.conversions import conversions_to_dict
 
         out["conversions"] = conversions_to_dict(meta.conversions)
+    if meta.approvals or meta.escalations:
+        from app.meta.approvals import approvals_to_dict
+
+        out.update(approvals_to_dict(meta))
     if meta.access is not None:
         from app.meta.access import access_to_dict
 
@@ -145,6 +149,7 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
             views=build_views(e.get("views"), Source(name)),
         )
     from app.meta.access import access_from_dict
+    from app.meta.approvals import approvals_from_dict
     from app.meta.conversions import conversions_from_dict
     from app.meta.stages import stages_from_dict
     from app.meta.workflows import automations_from_dict, webhooks_from_dict
@@ -156,4 +161,5 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
                 webhooks=freeze(webhooks_from_dict(data.get("webhooks") or {}, src)),
                 automations=freeze(automations_from_dict(data.get("automations") or {}, src)),
                 stages=freeze(stages_from_dict(data.get("stages") or {}, src)),
-                conversions=freeze(conversions_from_dict(data.get("conversions") or {}, src)))
+                conversions=freeze(conversions_from_dict(data.get("conversions") or {}, src)),
+                **approvals_from_dict(data, src))

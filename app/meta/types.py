@@ -382,6 +382,10 @@ class Meta:
     stages: Mapping[str, StageMachineDef] = field(default_factory=dict)
     #: conversions by name (workflows/*.yaml `conversions:`; app/meta/conversions.py)
     conversions: Mapping[str, ConversionDef] = field(default_factory=dict)
+    #: approval processes and timed escalations by name (workflows/*.yaml `approvals:`,
+    #: `escalations:`; app/meta/approvals.py ApprovalDef / EscalationDef)
+    approvals: Mapping[str, Any] = field(default_factory=dict)
+    escalations: Mapping[str, Any] = field(default_factory=dict)
     #: roles' hierarchy and default grants, teams and sharing rules (app/meta/access.py);
     #: None when the config has no access file (then only admins may do anything)
     access: Any = None

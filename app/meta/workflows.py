@@ -35,6 +35,7 @@ from typing import Any
 
 import jsonschema
 
+from app.meta.approvals import APPROVAL_SCHEMA, ESCALATION_SCHEMA
 from app.meta.checks import _hint
 from app.meta.conversions import CONVERSION_SCHEMA
 from app.meta.errors import ConfigError
@@ -44,16 +45,14 @@ from app.meta.types import (
     RECORD_EVENTS,
     ActionRef,
     AutomationDef,
-    ConversionDef,
     Meta,
     Source,
-    StageMachineDef,
     WebhookDef,
     freeze,
 )
 
-#: top-level keys a workflows file may hold (issue 6 adds approvals)
-KINDS = ("webhooks", "automations", "stages", "conversions")
+#: top-level keys a workflows file may hold
+KINDS = ("webhooks", "automations", "stages", "conversions", "approvals", "escalations")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _NAME = {"type": "string", "pattern": IDENTIFIER.pattern}
 _ENV = {"type": "string", "pattern": ENV_NAME.pattern}
@@ -98,6 +97,10 @@ SCHEMA: dict[str, Any] = {
                    "additionalProperties": STAGE_SCHEMA},
         "conversions": {"type": "object", "propertyNames": _NAME,
                         "additionalProperties": CONVERSION_SCHEMA},
+        "approvals": {"type": "object", "propertyNames": _NAME,
+                      "additionalProperties": APPROVAL_SCHEMA},
+        "escalations": {"type": "object", "propertyNames": _NAME,
+                        "additionalProperties": ESCALATION_SCHEMA},
     },
 }
 
@@ -107,12 +110,12 @@ def _builtin_actions() -> None:
     import app.events.actions  # noqa: F401
 
 
-def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookDef],
-                                                              dict[str, AutomationDef],
-                                                              dict[str, StageMachineDef],
-                                                              dict[str, ConversionDef],
-                                                              list[ConfigError]]:
-    """Read every workflows folder, merge by name and check against `meta`'s entities."""
+def load_workflows(dirs: Sequence[Path], meta: Meta
+                   ) -> tuple[dict[str, dict[str, Any]], list[ConfigError]]:
+    """Read every workflows folder, merge by name and check against `meta`'s entities: the
+    Meta fields (webhooks, automations, stages, conversions, approvals, escalations; only
+    those something defines) and the problems found."""
+    from app.meta.approvals import check_approvals, check_escalations
     from app.meta.conversions import check_conversions
     from app.meta.loader import Document, _schema_errors, yaml_files
     from app.meta.stages import check_stages
@@ -126,7 +129,7 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
         if not isinstance(data, dict) or not set(KINDS) & set(data):
             errors.append(ConfigError(
                 "CRM-E060", "a workflows file must hold `webhooks:`, `automations:`, "
-                "`stages:` or `conversions:`",
+                "`stages:`, `conversions:`, `approvals:` or `escalations:`",
                 positions.at(())))
             continue
         docs.append(Document(name, data, positions, layer))
@@ -165,9 +168,13 @@ def load_workflows(dirs: Sequence[Path], meta: Meta) -> tuple[dict[str, WebhookD
                 for name, (body, doc) in merged["webhooks"].items()}
     automations = {name: _automation(name, body, doc, meta, errors)
                    for name, (body, doc) in merged["automations"].items()}
-    stages = check_stages(merged["stages"], meta, errors)
-    conversions = check_conversions(merged["conversions"], meta, errors)
-    return webhooks, automations, stages, conversions, errors
+    found: dict[str, dict[str, Any]] = {
+        "webhooks": webhooks, "automations": automations,
+        "stages": check_stages(merged["stages"], meta, errors),
+        "conversions": check_conversions(merged["conversions"], meta, errors),
+        "approvals": check_approvals(merged["approvals"], meta, errors),
+        "escalations": check_escalations(merged["escalations"], meta, errors)}
+    return {k: v for k, v in found.items() if v}, errors
 
 
 def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,

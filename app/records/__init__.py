@@ -6,6 +6,7 @@ from app.records.errors import (
     Conflict,
     Forbidden,
     ItemFailed,
+    Locked,
     NotFound,
     RecordError,
     TheirChange,
@@ -13,5 +14,5 @@ from app.records.errors import (
 )
 from app.records.service import Records
 
-__all__ = ["RECORD", "SYSTEM", "Actor", "Change", "Conflict", "Forbidden", "ItemFailed", "NotFound",
-           "RecordError", "Records", "TheirChange", "ValidationFailed"]
+__all__ = ["RECORD", "SYSTEM", "Actor", "Change", "Conflict", "Forbidden", "ItemFailed", "Locked",
+           "NotFound", "RecordError", "Records", "TheirChange", "ValidationFailed"]

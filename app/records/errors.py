@@ -77,3 +77,9 @@ class ItemFailed(RecordError):
         self.index = index
         self.error = error
         self.status = error.status
+
+
+class Locked(RecordError):
+    """The record is locked (an approval is pending); nothing was changed."""
+
+    status = 423

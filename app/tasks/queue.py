@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: modules whose import registers tasks (workflow escalations will add theirs here)
-TASK_MODULES: tuple[str, ...] = ("app.events.tasks",)
+TASK_MODULES: tuple[str, ...] = ("app.events.tasks", "app.notify.tasks",
+                                 "app.workflow.approvals.tasks")
 
 
 @dataclass(frozen=True)

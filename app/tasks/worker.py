@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def on_start(queue: CrmQueue) -> None:
-    """What a worker does when it starts: re-enqueue what is due in the outbox."""
+    """What a worker does when it starts: re-enqueue what is due in the outbox and the mails
+    waiting to be sent, and run the workflow timer (what fell due while no worker ran)."""
     queue.enqueue_task("events.sweep")
+    queue.enqueue_task("notify.sweep")
+    queue.enqueue_task("workflow.tick")
 
 
 def consumer(queue: CrmQueue, workers: int = 2, **options: Any) -> Consumer:

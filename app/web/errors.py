@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.i18n import N_, gettext
-from app.records import RecordError
+from app.records import Locked, RecordError
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ MESSAGES = {
     409: N_("This record was changed by someone else."),
     413: N_("The upload is too large."),
     422: N_("Some values are not valid."),
+    423: N_("This record is locked while it waits for an approval."),
     429: N_("Too many attempts. Wait a minute and try again."),
     503: N_("No configuration is live yet: an administrator must run `crm migrate`."),
 }
@@ -55,6 +56,13 @@ def register(app: Flask) -> None:
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         return render_error(400, gettext("The form expired or was sent from another site. "
                                          "Reload the page and try again."))
+
+    @app.errorhandler(Locked)
+    def locked(exc: Locked) -> ResponseReturnValue:
+        from app.web.approvals_lock import locked_response
+
+        page = locked_response(exc, wants_json())
+        return page if page is not None else render_error(exc.status, exc.message)
 
     @app.errorhandler(RecordError)
     def record_error(exc: RecordError) -> ResponseReturnValue:

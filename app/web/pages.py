@@ -11,7 +11,7 @@ from app.plugins import hookimpl
 #: the modules of `app.web` whose `bp` is a page blueprint, in registration order
 PAGE_MODULES: tuple[str, ...] = (
     "lists", "forms", "detail", "board", "search", "attachments", "lookups", "privacy",
-    "sharing", "convert",
+    "sharing", "convert", "notifications", "approvals", "approvals_record", "approvals_admin",
 )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from app import clock
 from app.actions import ActionContext
 from app.fields import registry
 from app.meta.stages import (
@@ -121,7 +122,7 @@ def crm_record_after_transition(change: Change, field: str, old: Any, new: Any) 
         return
     for step in machine.on_enter.get(new, ()):
         if step.action == CREATE_ACTIVITY:
-            _create_activity(change, machine, step.params)
+            create_activity(change, f"stage machine {machine.name}", step.params)
     if queued(machine, new):
         _queue(change, machine, field, old, new)
 
@@ -143,13 +144,12 @@ def _record_json(change: Change) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in secret}
 
 
-def _create_activity(change: Change, machine: StageMachineDef,
-                     params: Mapping[str, Any]) -> None:
+def create_activity(change: Change, what: str, params: Mapping[str, Any]) -> None:
     """A linked activity (a task by default) through the records service, in this transaction,
-    owned by the record's owner, created by the system."""
+    owned by the record's owner, created by the system (`what` names the workflow for logs)."""
     service = change.service
     if service is None or change.meta is None:
-        log.warning("stage machine %s: create_activity needs the records service", machine.name)
+        log.warning("%s: create_activity needs the records service", what)
         return
     target = change.meta.entities[str(params.get("entity") or ACTIVITY)]
     link = activity_link(target, change.entity.name, params.get("link"))[0]
@@ -163,7 +163,7 @@ def _create_activity(change: Change, machine: StageMachineDef,
         if key in params:
             values[key] = params[key]
     if "due_in_days" in params:
-        due = datetime.now(UTC) + timedelta(days=int(params["due_in_days"]))
+        due = clock.now() + timedelta(days=int(params["due_in_days"]))
         values[DUE] = due.date() if target.fields[DUE].type == "date" else due
     owner = change.record.get("owner_id")
     if owner is not None:
@@ -176,23 +176,29 @@ def _create_activity(change: Change, machine: StageMachineDef,
 
 
 def _queue(change: Change, machine: StageMachineDef, field: str, old: Any, new: Any) -> None:
-    """One automation run row for the queued actions of the stage entered, in the transaction;
-    the events plugin enqueues it after commit (app/events/plugin.py), the automation runner
-    finds its actions by name (app/meta/stages.py `stage_automations`)."""
+    """The queued actions of the stage entered (the automation runner finds them by name:
+    app/meta/stages.py `stage_automations`)."""
+    event = "created" if change.action == "create" else "transition"
+    queue_run(change, run_name(machine.name, new), event, {field: [old, new]},
+              {"stage_machine": machine.name})
+
+
+def queue_run(change: Change, automation: str, event: str, changes: Mapping[str, Any],
+              extra: Mapping[str, Any]) -> None:
+    """One automation run row for queued actions, in the change's transaction; the events plugin
+    enqueues it after commit (app/events/plugin.py)."""
     from app.events import outbox
     from app.model.system_events import PENDING, automation_runs
 
     now = datetime.now(UTC)
-    event = "created" if change.action == "create" else "transition"
     entity = change.entity.name
     secret = {f.name for f in change.entity if f.encrypted}
-    changes = {k: v for k, v in outbox.jsonable({field: [old, new]}).items() if k not in secret}
-    context = {"event": event, "record": _record_json(change), "changes": changes,
-               "actor_id": change.actor.id, "stage_machine": machine.name,
-               "id": f"evt_{uuid.uuid4().hex}"}
+    shown = {k: v for k, v in outbox.jsonable(dict(changes)).items() if k not in secret}
+    context = {"event": event, "record": _record_json(change), "changes": shown,
+               "actor_id": change.actor.id, **extra, "id": f"evt_{uuid.uuid4().hex}"}
     rid = change.conn.execute(automation_runs.insert().values(
         event=f"{entity}.{event}", entity=entity, record_id=change.id, status=PENDING,
         attempts=0, next_attempt_at=now, created_at=now,
-        automation=run_name(machine.name, new), context=context, steps_done=0)
+        automation=automation, context=context, steps_done=0)
         .returning(automation_runs.c.id)).scalar_one()
     change.__dict__.setdefault(outbox.STASH, []).append(("automation", int(rid)))
