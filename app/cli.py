@@ -125,7 +125,8 @@ from app.cli_seclog import security_log  # noqa: E402
 from app.cli_tokens import token  # noqa: E402
 from app.cli_webhooks import webhooks  # noqa: E402
 from app.cli_worker import worker  # noqa: E402
+from app.cli_workflow import workflow  # noqa: E402
 
 for _command in (config, demo, user, setup, serve, token, webhooks, worker, security_log,
-                 encryption, privacy_group, access, convert_command, mail):
+                 encryption, privacy_group, access, convert_command, mail, workflow):
     main.add_command(_command)

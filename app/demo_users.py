@@ -22,6 +22,10 @@ DEMO_USERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("svcmanager", "Sun Li 孙丽", "service_manager", ()),
     ("marketing", "Liu Yang 刘洋", "marketing", ()),
 )
+#: the org chart (user -> their manager), which approvals follow: a rep's discount goes to
+#: their manager, then to the director
+MANAGERS = {"manager": "director", "rep1": "manager", "rep2": "manager",
+            "service": "svcmanager"}
 #: who owns which entity's demo records, in turn (by role)
 OWNERS_BY_ENTITY: dict[str, tuple[str, ...]] = {
     "case": ("service_agent", "service_manager"),
@@ -35,13 +39,21 @@ def create_demo_users(conn: sa.Connection, meta: Meta, roles: Sequence[str], pas
                       ) -> list[tuple[str, str]]:
     """Make the demo users the config can have; (username, role) of each."""
     teams = list(meta.access.teams) if meta.access is not None else []
+    from app.model.system import users
+
     made = []
+    ids: dict[str, int] = {}
     for username, full_name, role, in_teams in DEMO_USERS:
         if role not in roles:
             continue
-        uid = create_user(conn, username, password, [role], roles, full_name=full_name)
-        set_teams(conn, uid, [t for t in in_teams if t in teams], teams)
+        ids[username] = create_user(conn, username, password, [role], roles,
+                                    full_name=full_name, email=f"{username}@example.com")
+        set_teams(conn, ids[username], [t for t in in_teams if t in teams], teams)
         made.append((username, role))
+    for username, boss in MANAGERS.items():
+        if username in ids and boss in ids:
+            conn.execute(users.update().where(users.c.id == ids[username])
+                         .values(manager_id=ids[boss]))
     return made
 
 

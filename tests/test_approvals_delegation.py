@@ -4,7 +4,7 @@ decides them; before and after it, to the approver; bad delegations are refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +77,13 @@ def test_bad_delegations_are_refused(flow: Flow) -> None:
         assert found is not None and found.delegate == "Director" and found.active
         assert clear_delegation(conn, flow.who("manager").id)
         assert delegation_of(conn, flow.who("manager").id) is None
+
+
+def test_a_delegation_in_another_time_zone_is_kept_as_the_same_moment(flow: Flow) -> None:
+    from datetime import datetime, timezone
+
+    beijing = timezone(timedelta(hours=8))
+    _delegate(flow, "manager", "director2", ends_at=datetime(2026, 11, 10, 18, tzinfo=beijing))
+    with flow.ctx.engine.connect() as conn:
+        found = delegation_of(conn, flow.who("manager").id)
+    assert found is not None and found.ends_at == datetime(2026, 11, 10, 10, tzinfo=UTC)

@@ -119,6 +119,8 @@ def test_reassign_hands_the_task_to_someone_else(tmp_path: Path, database_url: s
         flow.approvals.reassign(task, flow.who("loner"), flow.who("rep2").id)
     with pytest.raises(RecordError, match="submitter"):
         flow.approvals.reassign(task, flow.who("manager"), flow.who("rep").id)
+    with pytest.raises(RecordError, match="already has this step's task"):
+        flow.approvals.reassign(task, flow.who("manager"), flow.who("director").id)
     new = flow.approvals.reassign(task, flow.who("manager"), flow.who("rep2").id,
                                   comment="You know this customer")
     assert "rep2" in flow.assignees(approval) and "manager" not in flow.assignees(approval)

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from app import i18n
-from app.api import auth, convert, notifications, privacy, resources, shares
+from app.api import approvals, auth, convert, notifications, privacy, resources, shares
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
 from app.meta.access import ADMIN
@@ -38,7 +38,7 @@ def init_api(app: Flask, limiter: Limiter) -> None:
     api.add_url_rule("/meta", "meta", _meta)
     api.add_url_rule("/meta/<entity>", "meta_entity", _meta_entity)
     api.add_url_rule("/openapi.json", "openapi", _openapi)
-    nested = [resources.bp, privacy.bp, shares.bp, convert.bp, notifications.bp]
+    nested = [resources.bp, privacy.bp, shares.bp, convert.bp, notifications.bp, approvals.bp]
     for blueprints in state_plugins(app).hook.crm_api_blueprints():
         nested += list(blueprints or ())
     csrf: CSRFProtect = app.extensions["csrf"]
@@ -88,6 +88,7 @@ def _openapi() -> Response:
     its own app)."""
     from flask import current_app
 
+    from app.api.approvals_openapi import approval_paths
     from app.api.openapi import document
     from app.api.openapi_extra import notification_paths
 
@@ -104,6 +105,9 @@ def _openapi() -> Response:
                        title=st.ctx.settings.name, admin=ADMIN in key)
         doc["paths"].update(notification_paths())  # the caller's own, whatever their role
         doc["tags"].append({"name": "notifications", "description": "Your notifications"})
+        if seen.approvals:  # the caller's inbox, decisions, delegation (and statistics)
+            doc["paths"].update(approval_paths(seen, key))
+            doc["tags"].append({"name": "approvals", "description": "Approvals"})
         docs[key] = doc
     return jsonify(doc)
 

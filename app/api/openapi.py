@@ -21,6 +21,7 @@ PROBLEMS = {
     "412": "If-Match does not match the record's current version.",
     "415": "The body is not JSON.",
     "422": "Some values are not valid: `error.fields` names each field's problems.",
+    "423": "The record is locked while an approval of it is pending.",
     "429": "Too many requests.",
 }
 SYSTEM_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -222,11 +223,12 @@ def _entity_paths(records: Records, entity: EntityDef) -> dict[str, Any]:
                       "tags": tags, "parameters": [record_id, if_match],
                       "requestBody": patch_body,
                       "responses": _responses("200", name, "404", "409", "412", "415",
-                                              "422")},
+                                              "422", "423")},
             "delete": {"operationId": f"delete_{entity.name}",
                        "summary": f"Move {a} {label} to the recycle bin", "tags": tags,
                        "parameters": [record_id, if_match],
-                       "responses": _responses("204", None, "404", "409", "412", "422")},
+                       "responses": _responses("204", None, "404", "409", "412", "422",
+                                               "423")},
         },
         f"{base}/bulk": {
             "post": {"operationId": f"bulk_{entity.name}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.approvals_openapi import approval_schemas, record_approval_paths
 from app.api.openapi import JSON, _ref, _responses
 from app.meta.access import SHARE_ACCESS
 from app.meta.types import EntityDef, Meta
@@ -95,6 +96,7 @@ def extra_schemas(meta: Meta) -> dict[str, Any]:
                 "audit_entries_scrubbed": {"type": "integer"}}},
     }
     schemas.update(notification_schemas())
+    schemas.update(approval_schemas(meta))
     if meta.stages:
         schemas["Moves"] = {"type": "object", "required": ["field", "from", "to"], "properties": {
             "field": {"type": "string", "description": "The stage field."},
@@ -179,6 +181,7 @@ def extra_paths(meta: Meta, records: Records, entity: EntityDef, *, admin: bool 
             "requestBody": {"required": False, "content": {JSON: {
                 "schema": _ref("EraseRequest")}}},
             "responses": _responses("200", "Erased", "404", "422")}}
+    paths.update(record_approval_paths(meta, entity))
     return paths
 
 

@@ -39,9 +39,10 @@ class Delegation:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """In UTC (naive means UTC): SQLite keeps no offset, so it is stored as UTC."""
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def delegation_of(conn: sa.Connection, user_id: int) -> Delegation | None:

@@ -57,6 +57,12 @@ class ApprovalNotFound(NotFound):
     """No such approval or task (or not one this user may see)."""
 
 
+class StateConflict(RecordError):
+    """The approval is not in a state that allows this (already pending, decided, finished)."""
+
+    status = 409
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a user may not submit a record to a process (None: they may)."""
@@ -113,8 +119,8 @@ class Approvals:
             guard.may(self.rs, conn, entity, record_id, actor, "edit")
             record = self.rs._locked(conn, entity, record_id)
             if pending(conn, entity, record_id) is not None:
-                raise RecordError(_("This record already waits for an approval; recall it "
-                                    "first to submit it again."))
+                raise StateConflict(_("This record already waits for an approval; recall it "
+                                      "first to submit it again."))
             chosen = self._choose(entity, record, actor, process)
             row_id = int(conn.execute(approvals.insert().values(
                 process=chosen.name, entity=entity, record_id=record_id, status=PENDING, step=0,
@@ -171,7 +177,7 @@ class Approvals:
             op = self._op(conn)
             row = self._approval(conn, approval_id, actor)
             if row.status != PENDING:
-                raise RecordError(_("Only a pending approval can be recalled."))
+                raise StateConflict(_("Only a pending approval can be recalled."))
             if row.submitted_by_id != actor.id and ADMIN not in actor.roles:
                 raise Forbidden(_("Only the submitter or an administrator may recall it."))
             process = steps.definition(row)
@@ -201,6 +207,9 @@ class Approvals:
             if to_user == row.submitted_by_id:
                 raise ValidationFailed({"to": [_("The submitter cannot approve their own "
                                                  "submission.")]})
+            if to_user in open_assignees(conn, row.id, step=task.step):
+                raise ValidationFailed({"to": [_("%(name)s already has this step's task.",
+                                                 name=op.directory.name(to_user))]})
             process = steps.definition(row)
             step = process.steps[task.step]
             conn.execute(approval_tasks.update().where(approval_tasks.c.id == task.id).values(
@@ -250,7 +259,7 @@ class Approvals:
         if task is None or row is None or not self._sees(conn, row, actor):
             raise ApprovalNotFound(_("Approval task #%(id)s does not exist.", id=task_id))
         if task.status != OPEN or row.status != PENDING:
-            raise RecordError(_("This approval task was already decided."))
+            raise StateConflict(_("This approval task was already decided."))
         if not may_act(conn, task, actor):
             raise Forbidden(_("This approval task is not yours to decide."))
         return task, row
@@ -269,10 +278,13 @@ def pending(conn: sa.Connection, entity: str, record_id: int) -> Any:
         approvals.c.status == PENDING)).first()
 
 
-def open_assignees(conn: sa.Connection, approval_id: int) -> list[int]:
-    return [int(u) for u in conn.execute(sa.select(approval_tasks.c.assignee_id).where(
-        approval_tasks.c.approval_id == approval_id, approval_tasks.c.status == OPEN,
-        approval_tasks.c.assignee_id.is_not(None))).scalars()]
+def open_assignees(conn: sa.Connection, approval_id: int, *, step: int | None = None
+                   ) -> list[int]:
+    t = approval_tasks.c
+    where = [t.approval_id == approval_id, t.status == OPEN, t.assignee_id.is_not(None)]
+    if step is not None:
+        where.append(t.step == step)
+    return [int(u) for u in conn.execute(sa.select(t.assignee_id).where(*where)).scalars()]
 
 
 def team_of(conn: sa.Connection, user_id: int | None) -> set[str]:
