@@ -11,13 +11,15 @@ frozen clock, and helpers to make quotes and act as users.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
 
 from app.context import Context
 from app.migrate.publish import publish
@@ -154,3 +156,45 @@ def frozen_clock() -> Iterator[datetime]:
         yield START
     finally:
         clock.set_now(None)
+
+
+@pytest.fixture
+def approval_ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
+    """A deployment of the default pack with workflows/ and the clock frozen at START; bind it
+    in a test module: `ctx = approvalkit.approval_ctx`."""
+    from app import clock
+
+    clock.set_now(START)
+    made = approval_deployment(tmp_path, database_url)
+    try:
+        yield made
+    finally:
+        clock.set_now(None)
+        made.dispose()
+
+
+def signed_in(web: Flask, name: str) -> FlaskClient:
+    """A test client of `web` signed in as the org chart's user `name`."""
+    from tests.webkit import sign_in
+
+    client = web.test_client()
+    sign_in(client, name, password(name))
+    return client
+
+
+def api_caller(ctx: Context) -> Callable[..., Any]:
+    """`call(user, method, path, json=None, **kw)`: the answer of /api/v1<path> called with
+    the user's API token (made on first use)."""
+    from tests.apikit import token_for
+    from tests.webkit import web_app
+
+    client = web_app(ctx).test_client()
+    tokens: dict[str, dict[str, str]] = {}
+
+    def call(user: str, method: str, path: str, json: Any = None, **kw: Any) -> Any:
+        if user not in tokens:
+            tokens[user] = token_for(ctx, user)
+        return client.open(f"/api/v1{path}", method=method, json=json, headers=tokens[user],
+                           **kw)
+
+    return call

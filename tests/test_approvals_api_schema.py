@@ -6,18 +6,15 @@ flight: no server error, and only answers the document declares."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from app import clock
 from app.context import Context
+from tests import approvalkit
 from tests.apikit import token_for
-from tests.approvalkit import START, Flow, approval_deployment
+from tests.approvalkit import Flow
 from tests.test_api_schemathesis import CHECKS
 from tests.webkit import web_app
 
@@ -27,15 +24,7 @@ GLOBAL = {"/approvals", "/approvals/{id}/recall", "/approvals/{id}/comments",
           "/approval-tasks/{id}/reassign", "/me/delegation"}
 
 
-@pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    clock.set_now(START)
-    made = approval_deployment(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        clock.set_now(None)
-        made.dispose()
+ctx = approvalkit.approval_ctx
 
 
 def document(ctx: Context, user: str) -> dict[str, Any]:

@@ -4,45 +4,28 @@ manager's task nor see another rep's approvals), conflicts and bad input."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from app import clock
 from app.context import Context
+from tests import approvalkit
 from tests.apikit import error_of, token_for
-from tests.approvalkit import START, Flow, approval_deployment
+from tests.approvalkit import START, Flow, api_caller
 from tests.webkit import web_app
 
 Call = Callable[..., Any]
 
 
-@pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    clock.set_now(START)
-    made = approval_deployment(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        clock.set_now(None)
-        made.dispose()
+ctx = approvalkit.approval_ctx
 
 
 @pytest.fixture
 def api(ctx: Context) -> Call:
     """`api(user, method, path, json=None)`: the response to a call with the user's token."""
-    client = web_app(ctx).test_client()
-    tokens: dict[str, dict[str, str]] = {}
-
-    def call(user: str, method: str, path: str, json: Any = None, **kw: Any) -> Any:
-        if user not in tokens:
-            tokens[user] = token_for(ctx, user)
-        return client.open(f"/api/v1{path}", method=method, json=json,
-                           headers=tokens[user], **kw)
-
-    return call
+    return api_caller(ctx)
 
 
 def submitted(flow: Flow, discount: float = 45, owner: str = "rep", name: str = "Big deal"

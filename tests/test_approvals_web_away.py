@@ -4,34 +4,24 @@ with what was typed; new tasks then go to the delegate."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import clock
 from app.context import Context
 from app.model.system import users
 from app.workflow.approvals.delegation import delegation_of
-from tests.approvalkit import START, Flow, approval_deployment, password
-from tests.webkit import csrf, sign_in, web_app
+from tests import approvalkit
+from tests.approvalkit import Flow, signed_in
+from tests.webkit import csrf, web_app
 
 URL = "/approvals/out-of-office"
 
 
-@pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    clock.set_now(START)
-    made = approval_deployment(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        clock.set_now(None)
-        made.dispose()
+ctx = approvalkit.approval_ctx
 
 
 @pytest.fixture
@@ -39,10 +29,7 @@ def web(ctx: Context) -> Flask:
     return web_app(ctx)
 
 
-def user(web: Flask, name: str) -> FlaskClient:
-    client = web.test_client()
-    sign_in(client, name, password(name))
-    return client
+user = signed_in
 
 
 def post(client: FlaskClient, **data: str) -> tuple[int, str]:

@@ -6,31 +6,21 @@ current approver and admins may still change it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import clock
 from app.context import Context
-from tests.approvalkit import START, Flow, approval_deployment, password
-from tests.webkit import csrf, sign_in, web_app
+from tests import approvalkit
+from tests.approvalkit import Flow, signed_in
+from tests.webkit import csrf, web_app
 
 LOCKED = "is locked while it waits for Discount approval"
 
 
-@pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    clock.set_now(START)
-    made = approval_deployment(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        clock.set_now(None)
-        made.dispose()
+ctx = approvalkit.approval_ctx
 
 
 @pytest.fixture
@@ -38,10 +28,7 @@ def web(ctx: Context) -> Flask:
     return web_app(ctx)
 
 
-def user(web: Flask, name: str) -> FlaskClient:
-    client = web.test_client()
-    sign_in(client, name, password(name))
-    return client
+user = signed_in
 
 
 def pending_quote(flow: Flow) -> int:

@@ -4,30 +4,18 @@ the submitter, Add comment, and the history of every approval with its tasks and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
-from app import clock
 from app.context import Context
 from app.i18n import get_locale, use_locale
-from tests.approvalkit import START, Flow, approval_deployment, password
-from tests.webkit import csrf, sign_in, web_app
+from tests import approvalkit
+from tests.approvalkit import Flow, signed_in
+from tests.webkit import csrf, web_app
 
-
-@pytest.fixture
-def ctx(tmp_path: Path, database_url: str) -> Iterator[Context]:
-    clock.set_now(START)
-    made = approval_deployment(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        clock.set_now(None)
-        made.dispose()
+ctx = approvalkit.approval_ctx
 
 
 @pytest.fixture
@@ -35,10 +23,7 @@ def web(ctx: Context) -> Flask:
     return web_app(ctx)
 
 
-def user(web: Flask, name: str) -> FlaskClient:
-    client = web.test_client()
-    sign_in(client, name, password(name))
-    return client
+user = signed_in
 
 
 def card(html: str) -> str:
