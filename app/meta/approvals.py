@@ -106,6 +106,7 @@ APPROVAL_SCHEMA: dict[str, Any] = {
         "entity": _NAME, "label": _LABELS, "when": {"type": "string", "minLength": 1},
         "message": _LABELS, "submitters": {"type": "array", "minItems": 1, "items": _NAME},
         "lock": {"type": "boolean"},
+        "revoke_on_change": {"type": "array", "minItems": 1, "items": _NAME},
         "steps": {"type": "array", "minItems": 1, "items": _STEP},
         **{e: _ACTIONS for e in EVENTS},
         "remove": {"const": True},
@@ -197,6 +198,8 @@ class ApprovalDef:
     message: Mapping[str, str] = field(default_factory=dict)
     submitters: tuple[str, ...] = ()
     lock: bool = True
+    #: fields whose change by a user undoes an approved approval (its on_recall `set` applies)
+    revoke_on_change: tuple[str, ...] = ()
     #: on_submit / on_approve / on_reject / on_recall -> actions
     actions: Mapping[str, tuple[ActionRef, ...]] = field(default_factory=dict)
     source: Source = field(default_factory=lambda: Source("<unknown>"), compare=False)
@@ -363,11 +366,17 @@ def _approval(name: str, body: Mapping[str, Any], c: _Checker) -> ApprovalDef | 
         seen.add(step.name)
         steps.append(step)
     actions = {e: c.actions(entity, body.get(e), e) for e in EVENTS if body.get(e)}
+    revoke = tuple(str(f) for f in body.get("revoke_on_change") or ())
+    for i, name in enumerate(revoke):
+        if name not in entity.fields:
+            c.error("CRM-E106", f"revoke_on_change names no field '{name}' of {entity.name}",
+                    "revoke_on_change", i)
     return ApprovalDef(
         name=name, entity=entity.name, steps=tuple(steps), label=freeze(body.get("label") or {}),
         when=c.condition(entity, body.get("when"), "when"),
         message=freeze(body.get("message") or {}), submitters=submitters,
-        lock=bool(body.get("lock", True)), actions=freeze(actions), source=c.at(c.base))
+        lock=bool(body.get("lock", True)), actions=freeze(actions), source=c.at(c.base),
+        revoke_on_change=revoke)
 
 
 def _step(entity: EntityDef, raw: Mapping[str, Any], c: _Checker, i: int) -> StepDef:
@@ -474,6 +483,8 @@ def approval_to_dict(p: ApprovalDef) -> dict[str, Any]:
         out["when"] = p.when
     if p.submitters:
         out["submitters"] = list(p.submitters)
+    if p.revoke_on_change:
+        out["revoke_on_change"] = list(p.revoke_on_change)
     for event, refs in p.actions.items():
         out[event] = _actions_yaml(refs)
     return out
@@ -513,6 +524,7 @@ def approval_from_dict(name: str, d: Mapping[str, Any], src: Source | None = Non
         name=name, entity=d["entity"], steps=steps, label=freeze(d.get("label") or {}),
         when=d.get("when"), message=freeze(d.get("message") or {}),
         submitters=tuple(d.get("submitters") or ()), lock=bool(d.get("lock", True)),
+        revoke_on_change=tuple(d.get("revoke_on_change") or ()),
         actions=freeze({e: _refs(d[e]) for e in EVENTS if d.get(e)}),
         source=src or Source(f"approval process {name}"))
 

@@ -126,6 +126,10 @@ def event_text(ev: EventView, view: ApprovalView, names: dict[int, str]) -> str:
         return _("Approval complete: approved")
     if kind == "final_rejected":
         return _("Approval complete: rejected")
+    if kind == "revoked":
+        return _("No longer holds: the record was changed after the approval")
+    if kind == "record_deleted":
+        return _("The record was deleted: the approval ended")
     return kind
 
 

@@ -19,7 +19,7 @@ from app.records.attachments import AttachmentStore, TooLarge, safe_name
 from app.records.errors import Forbidden
 from app.web.detail import check_id, detail_url
 from app.web.errors import wants_json
-from app.web.state import entity_or_404, records, state
+from app.web.state import actor, entity_or_404, records, state
 
 bp = Blueprint("attachments", __name__)
 
@@ -45,6 +45,9 @@ def editable_record(entity: str, record_id: int) -> None:
     live_record(entity, record_id)
     if not records().permits(entity, record_id, "edit"):
         raise Forbidden(_("You may see this record but not change it."))
+    from app.workflow.approvals.lock import refuse_if_locked
+
+    refuse_if_locked(records(), entity, record_id, actor())
 
 
 def back(entity: str, record_id: int) -> ResponseReturnValue:

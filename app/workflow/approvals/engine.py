@@ -207,7 +207,7 @@ class Approvals:
             if to_user == row.submitted_by_id:
                 raise ValidationFailed({"to": [_("The submitter cannot approve their own "
                                                  "submission.")]})
-            if to_user in open_assignees(conn, row.id, step=task.step):
+            if to_user in step_people(conn, row.id, task.step):
                 raise ValidationFailed({"to": [_("%(name)s already has this step's task.",
                                                  name=op.directory.name(to_user))]})
             process = steps.definition(row)
@@ -253,14 +253,17 @@ class Approvals:
         return involved(conn, row.id, actor.id) or _reads(self.rs, conn, row, actor)
 
     def _task(self, conn: sa.Connection, task_id: int, actor: Actor) -> tuple[Any, Any]:
+        # the approval first, then its task: every writer locks in this order (no deadlock)
+        found = conn.execute(sa.select(approval_tasks.c.approval_id)
+                             .where(approval_tasks.c.id == task_id)).scalar()
+        row = _row(conn, found, lock=True) if found is not None else None
         task = conn.execute(sa.select(approval_tasks).where(approval_tasks.c.id == task_id)
-                            .with_for_update()).first()
-        row = _row(conn, task.approval_id, lock=True) if task is not None else None
+                            .with_for_update()).first() if row is not None else None
         if task is None or row is None or not self._sees(conn, row, actor):
             raise ApprovalNotFound(_("Approval task #%(id)s does not exist.", id=task_id))
         if task.status != OPEN or row.status != PENDING:
             raise StateConflict(_("This approval task was already decided."))
-        if not may_act(conn, task, actor):
+        if not may_act(conn, task, actor, row.submitted_by_id):
             raise Forbidden(_("This approval task is not yours to decide."))
         return task, row
 
@@ -287,6 +290,15 @@ def open_assignees(conn: sa.Connection, approval_id: int, *, step: int | None = 
     return [int(u) for u in conn.execute(sa.select(t.assignee_id).where(*where)).scalars()]
 
 
+def step_people(conn: sa.Connection, approval_id: int, step: int) -> set[int]:
+    """Who holds an open task of the step, or approved it, in its current round."""
+    t = approval_tasks.c
+    current = sa.select(approvals.c.round).where(approvals.c.id == approval_id).scalar_subquery()
+    return {int(u) for u in conn.execute(sa.select(t.assignee_id).where(
+        t.approval_id == approval_id, t.step == step, t.round == current,
+        t.status.in_((OPEN, DONE_APPROVED)), t.assignee_id.is_not(None))).scalars()}
+
+
 def team_of(conn: sa.Connection, user_id: int | None) -> set[str]:
     from app.model.access import user_teams
 
@@ -296,10 +308,13 @@ def team_of(conn: sa.Connection, user_id: int | None) -> set[str]:
                             .where(user_teams.c.user_id == user_id)).scalars())
 
 
-def may_act(conn: sa.Connection, task: Any, actor: Actor) -> bool:
-    """Whether `actor` may decide (or reassign) the open task."""
+def may_act(conn: sa.Connection, task: Any, actor: Actor, submitter_id: int | None) -> bool:
+    """Whether `actor` may decide (or reassign) the open task: never the submitter (four eyes),
+    except an admin."""
     if ADMIN in actor.roles or actor.is_system:
         return True
+    if actor.id == submitter_id:
+        return False
     if actor.id is not None and actor.id in (task.assignee_id, task.delegated_from_id):
         return True
     return task.assignee_id is None and task.queue is not None \

@@ -186,7 +186,9 @@ class Inbox:
         teams = team_of(conn, actor.id)
         if teams:
             who.append(sa.and_(t.assignee_id.is_(None), t.queue.in_(sorted(teams))))
-        return sa.and_(t.status == OPEN, approvals.c.status == PENDING, sa.or_(*who))
+        return sa.and_(t.status == OPEN, approvals.c.status == PENDING, sa.or_(*who),
+                       sa.or_(approvals.c.submitted_by_id.is_(None),
+                              approvals.c.submitted_by_id != actor.id))
 
     def pending_for(self, actor: Actor) -> list[Item]:
         t = approval_tasks.c
@@ -286,7 +288,7 @@ class Inbox:
                 tasks = conn.execute(sa.select(approval_tasks).where(
                     approval_tasks.c.approval_id == row.id,
                     approval_tasks.c.status == OPEN)).all()
-                out.tasks = [t.id for t in tasks if may_act(conn, t, actor)
+                out.tasks = [t.id for t in tasks if may_act(conn, t, actor, row.submitted_by_id)
                              and (ADMIN not in actor.roles or actor.id in (
                                  t.assignee_id, t.delegated_from_id) or t.queue)]
                 if ADMIN in actor.roles and not out.tasks:

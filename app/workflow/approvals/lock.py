@@ -67,7 +67,7 @@ def _refuse_if_locked(conn: sa.Connection, entity: EntityDef, record_id: int, ac
         return
     tasks = conn.execute(sa.select(approval_tasks).where(
         approval_tasks.c.approval_id == row.id, approval_tasks.c.status == OPEN)).all()
-    if any(may_act(conn, t, actor) for t in tasks):
+    if any(may_act(conn, t, actor, row.submitted_by_id) for t in tasks):
         return
     process = definition(row)
     raise Locked(_("%(entity)s %(id)s is locked while it waits for %(process)s; only its "
@@ -83,8 +83,92 @@ def crm_record_before_validate(change: Change) -> None:
         check(change, change.values)
     if change.action == "update" and change.old:
         check(change, {k: v for k, v in change.old.items() if change.values.get(k) != v})
+        if not change.actor.is_system:
+            _revoke(change)
+
+
+def _revoke(change: Change) -> None:
+    """A user changed a field of `revoke_on_change` on a record whose last approval by that
+    process is approved: the approval no longer holds. Its `on_recall` values are set in this
+    same save (the quote goes back to draft) and the history says so. Runs before the stage
+    machine's check (plugins registered later run first), which then checks that move."""
+    from app import clock
+    from app.fields import registry
+    from app.meta.approvals import NOW
+    from app.meta.types import thaw
+    from app.model.approvals import APPROVED, approval_events, approvals
+    from app.workflow.approvals.steps import definition
+
+    meta, old = change.meta, change.old or {}
+    if meta is None or change.id is None:
+        return
+    for process in meta.approvals.values():
+        if process.entity != change.entity.name or not process.revoke_on_change:
+            continue
+        moved = [f for f in process.revoke_on_change if old.get(f) != change.values.get(f)]
+        if not moved:
+            continue
+        last = change.conn.execute(sa.select(approvals).where(
+            approvals.c.entity == change.entity.name, approvals.c.record_id == change.id,
+            approvals.c.process == process.name).order_by(approvals.c.id.desc()).limit(1)).first()
+        if last is None or last.status != APPROVED:
+            continue
+        now = clock.now()
+        for ref in definition(last).actions.get("on_recall", ()):
+            if ref.action != "set":
+                continue
+            for key, value in ref.params.items():
+                f = change.entity.fields[key]
+                raw = thaw(value)
+                if raw == NOW:
+                    raw = now if f.type == "datetime" else now.date()
+                change.values[key] = registry.get(f.type).to_python(f, raw)
+        change.conn.execute(approval_events.insert().values(
+            approval_id=last.id, at=now, user_id=change.actor.id, kind="revoked",
+            data={"fields": moved}))
+
+
+@hookimpl
+def crm_record_before_save(change: Change) -> None:
+    if change.action == "restore":  # a line restored into a pending quote changes it too
+        check(change, dict(change.old or {}))
 
 
 @hookimpl
 def crm_record_before_delete(change: Change) -> None:
     check(change, dict(change.old or {}))
+
+
+@hookimpl
+def crm_record_after_delete(change: Change) -> None:
+    """A record deleted while its approval is pending (an admin may): the approval ends as
+    recalled, its open tasks are cancelled, so nothing waits for a record that is gone."""
+    from app import clock
+    from app.model.approvals import CANCELLED, RECALLED, approval_events, approvals
+    from app.workflow.approvals.engine import pending
+
+    if change.meta is None or change.id is None or not any(
+            p.entity == change.entity.name for p in change.meta.approvals.values()):
+        return
+    row = pending(change.conn, change.entity.name, change.id)
+    if row is None:
+        return
+    now = clock.now()
+    change.conn.execute(approval_tasks.update().where(
+        approval_tasks.c.approval_id == row.id, approval_tasks.c.status == OPEN)
+        .values(status=CANCELLED, decided_at=now))
+    change.conn.execute(approvals.update().where(approvals.c.id == row.id)
+                        .values(status=RECALLED, decided_at=now))
+    change.conn.execute(approval_events.insert().values(
+        approval_id=row.id, at=now, user_id=change.actor.id, kind="record_deleted"))
+
+
+def refuse_if_locked(records: Any, entity: str, record_id: int, actor: Actor) -> None:
+    """Raise Locked when attaching or removing a file would change a locked record (the
+    attachments are part of what is approved)."""
+    meta = records.meta
+    if actor.is_system or ADMIN in actor.roles or entity not in _parents(meta) \
+            or "" not in _parents(meta)[entity]:
+        return
+    with records.engine.connect() as conn:
+        _refuse_if_locked(conn, meta.entities[entity], record_id, actor)

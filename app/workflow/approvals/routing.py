@@ -142,8 +142,10 @@ def route(d: Directory, specs: Sequence[ApproverDef], record: Mapping[str, Any],
     seen: set[tuple[int | None, str | None]] = set()
     for who in specs:
         if who.kind == "queue":
-            if not d.teams.get(who.value):
+            members = d.teams.get(who.value, set()) - {submitter_id}
+            if not members:
                 out.problems.append(_("the queue %(team)s has no members", team=who.value))
+                continue
             if (None, who.value) not in seen:
                 seen.add((None, who.value))
                 out.assignments.append(Assignment(queue=who.value))
@@ -156,6 +158,8 @@ def route(d: Directory, specs: Sequence[ApproverDef], record: Mapping[str, Any],
                 out.submitter_left_out = True
                 continue
             target = d.delegate.get(uid, uid)
+            if target == submitter_id:  # a delegate never approves their own submission
+                target = uid
             if (target, None) in seen:
                 continue
             seen.add((target, None))

@@ -80,64 +80,92 @@ def _due_tasks(rs: Records, column: sa.Column[Any], now: datetime, *extra: Any) 
 def _reminders(rs: Records, settings: Settings, now: datetime, report: TickReport) -> None:
     t = approval_tasks.c
     for task_id in _due_tasks(rs, t.remind_at, now, t.reminded_at.is_(None)):
-        with rs.transaction() as conn:
-            op = _op(rs, settings, conn, now)
-            task = conn.execute(sa.select(approval_tasks).where(
-                t.id == task_id, t.status == OPEN, t.reminded_at.is_(None))
-                .with_for_update()).first()
-            if task is None:
-                continue
-            row = conn.execute(sa.select(approvals).where(approvals.c.id == task.approval_id)
-                               ).one()
-            conn.execute(approval_tasks.update().where(t.id == task_id).values(reminded_at=now))
-            process = steps.definition(row)
-            steps.event(op, row.id, "reminded", step=task.step, step_name=task.step_name,
-                        task_id=task_id)
-            from app.workflow.approvals.routing import Assignment
+        try:
+            _remind(rs, settings, now, task_id, report)
+        except RecordError as exc:
+            log.warning("reminding approval task %s failed: %s", task_id, exc)
+            report.problems.append(f"task {task_id}: {exc}")
+            with rs.transaction() as conn:
+                conn.execute(approval_tasks.update().where(t.id == task_id)
+                             .values(reminded_at=now))
 
-            steps.notify_pending(op, row, process, process.steps[task.step],
-                                 [(task_id, Assignment(task.assignee_id, task.queue))],
-                                 kind="approval.reminder")
-        op.after_commit()
-        report.reminded.append(task_id)
+
+def _remind(rs: Records, settings: Settings, now: datetime, task_id: int,
+            report: TickReport) -> None:
+    t = approval_tasks.c
+    with rs.transaction() as conn:
+        op = _op(rs, settings, conn, now)
+        task = conn.execute(sa.select(approval_tasks).where(
+            t.id == task_id, t.status == OPEN, t.reminded_at.is_(None))
+            .with_for_update()).first()
+        if task is None:
+            return
+        row = conn.execute(sa.select(approvals).where(approvals.c.id == task.approval_id)
+                           ).one()
+        conn.execute(approval_tasks.update().where(t.id == task_id).values(reminded_at=now))
+        process = steps.definition(row)
+        steps.event(op, row.id, "reminded", step=task.step, step_name=task.step_name,
+                    task_id=task_id)
+        from app.workflow.approvals.routing import Assignment
+
+        steps.notify_pending(op, row, process, process.steps[task.step],
+                             [(task_id, Assignment(task.assignee_id, task.queue))],
+                             kind="approval.reminder")
+    op.after_commit()
+    report.reminded.append(task_id)
 
 
 def _escalations(rs: Records, settings: Settings, now: datetime, report: TickReport) -> None:
+    for task_id in _due_tasks(rs, approval_tasks.c.due_at, now):
+        try:
+            if _escalate(rs, settings, now, task_id, report):
+                report.escalated.append(task_id)
+        except RecordError as exc:  # one broken approval never stops the others
+            log.warning("escalating approval task %s failed: %s", task_id, exc)
+            report.problems.append(f"task {task_id}: {exc}")
+            with rs.transaction() as conn:  # and it is not tried again every minute
+                conn.execute(approval_tasks.update().where(approval_tasks.c.id == task_id)
+                             .values(due_at=None))
+
+
+def _escalate(rs: Records, settings: Settings, now: datetime, task_id: int,
+              report: TickReport) -> bool:
     t = approval_tasks.c
-    for task_id in _due_tasks(rs, t.due_at, now):
-        with rs.transaction() as conn:
-            op = _op(rs, settings, conn, now)
-            task = conn.execute(sa.select(approval_tasks).where(
-                t.id == task_id, t.status == OPEN).with_for_update()).first()
-            if task is None:
-                continue
-            row = conn.execute(sa.select(approvals).where(approvals.c.id == task.approval_id)
-                               .with_for_update()).one()
-            process = steps.definition(row)
-            step = process.steps[task.step]
-            record = op.record(row.entity, row.record_id)
-            routing = route(op.directory, step.escalate_to, record, row.submitted_by_id)
-            taken = {x for x in _open_people(conn, row.id, task.step) if x is not None}
-            new = [a for a in routing.assignments if a.user_id not in taken or a.queue]
-            if not new:
-                # nobody to escalate to: stop asking every minute, say so in the history
-                conn.execute(approval_tasks.update().where(t.id == task_id).values(due_at=None))
-                steps.event(op, row.id, "escalation_failed", step=task.step,
-                            step_name=task.step_name, task_id=task_id,
-                            comment="; ".join(routing.problems) or _("nobody to escalate to"))
-                report.problems.append(f"task {task_id}: nobody to escalate to")
-                continue
-            conn.execute(approval_tasks.update().where(t.id == task_id).values(
-                status=ESCALATED, decided_at=now))
-            fresh = dataclasses.replace(step, escalate_after=None)
-            created = [(steps.add_task(op, row, task.step, fresh, who, replaces=task_id), who)
-                       for who in new]
-            steps.event(op, row.id, "escalated", step=task.step, step_name=task.step_name,
-                        task_id=task_id, data={"to": [c for c, _w in created],
-                                               "from": task.assignee_id})
-            steps.notify_pending(op, row, process, step, created, kind="approval.escalated")
-        op.after_commit()
-        report.escalated.append(task_id)
+    with rs.transaction() as conn:
+        op = _op(rs, settings, conn, now)
+        found = conn.execute(sa.select(t.approval_id).where(t.id == task_id)).scalar()
+        # the approval first, then its task: the order every writer locks in
+        row = conn.execute(sa.select(approvals).where(approvals.c.id == found)
+                           .with_for_update()).first()
+        task = conn.execute(sa.select(approval_tasks).where(
+            t.id == task_id, t.status == OPEN).with_for_update()).first()
+        if task is None or row is None or row.status != PENDING:
+            return False
+        process = steps.definition(row)
+        step = process.steps[task.step]
+        record = op.record(row.entity, row.record_id)
+        routing = route(op.directory, step.escalate_to, record, row.submitted_by_id)
+        taken = {x for x in _open_people(conn, row.id, task.step) if x is not None}
+        new = [a for a in routing.assignments if a.user_id not in taken or a.queue]
+        if not new:
+            # nobody to escalate to: stop asking every minute, say so in the history
+            conn.execute(approval_tasks.update().where(t.id == task_id).values(due_at=None))
+            steps.event(op, row.id, "escalation_failed", step=task.step,
+                        step_name=task.step_name, task_id=task_id,
+                        comment="; ".join(routing.problems) or _("nobody to escalate to"))
+            report.problems.append(f"task {task_id}: nobody to escalate to")
+            return False
+        conn.execute(approval_tasks.update().where(t.id == task_id).values(
+            status=ESCALATED, decided_at=now))
+        fresh = dataclasses.replace(step, escalate_after=None)
+        created = [(steps.add_task(op, row, task.step, fresh, who, replaces=task_id), who)
+                   for who in new]
+        steps.event(op, row.id, "escalated", step=task.step, step_name=task.step_name,
+                    task_id=task_id, data={"to": [c for c, _w in created],
+                                           "from": task.assignee_id})
+        steps.notify_pending(op, row, process, step, created, kind="approval.escalated")
+    op.after_commit()
+    return True
 
 
 def _open_people(conn: sa.Connection, approval_id: int, step: int) -> list[int | None]:
