@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.meta.approvals import approval_from_dict, approval_to_dict, seconds
+from app.meta.approvals import seconds
+from app.meta.approvals_snapshot import approval_from_dict, approval_to_dict
 from app.meta.errors import ConfigErrors
 from app.meta.loader import load_meta
 from app.meta.snapshot import meta_from_dict, meta_to_dict

@@ -97,7 +97,7 @@ def subscriptions(meta: Meta, version: int | None = None) -> Subscriptions:
     """The Subscriptions of `meta`, made once and kept on it (a Meta never changes)."""
     subs: Subscriptions | None = vars(meta).get(_MEMO)
     if subs is None:
-        from app.meta.approvals import approval_automations
+        from app.meta.approvals_snapshot import approval_automations
         from app.meta.stages import stage_automations
 
         # the queued actions of stage machines and approval processes run as automations no

@@ -101,7 +101,7 @@ def meta_to_dict(meta: Meta) -> dict[str, Any]:
 
         out["conversions"] = conversions_to_dict(meta.conversions)
     if meta.approvals or meta.escalations:
-        from app.meta.approvals import approvals_to_dict
+        from app.meta.approvals_snapshot import approvals_to_dict
 
         out.update(approvals_to_dict(meta))
     if meta.access is not None:
@@ -149,7 +149,7 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
             views=build_views(e.get("views"), Source(name)),
         )
     from app.meta.access import access_from_dict
-    from app.meta.approvals import approvals_from_dict
+    from app.meta.approvals_snapshot import approvals_from_dict
     from app.meta.conversions import conversions_from_dict
     from app.meta.stages import stages_from_dict
     from app.meta.workflows import automations_from_dict, webhooks_from_dict

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from app.actions import ActionContext
 from app.i18n import _, get_locale
-from app.meta.approvals import NOTIFY, NOW, ApproverDef, run_name
+from app.meta.approvals import NOTIFY, NOW, ApproverDef
+from app.meta.approvals_snapshot import run_name
 from app.meta.types import ActionRef, label_text, thaw
 from app.records.change import SYSTEM, Change
 from app.workflow.approvals.routing import Directory, recipients

@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from app import clock
 from app.i18n import _
 from app.meta.access import ADMIN
-from app.meta.approvals import ApprovalDef, approval_to_dict
+from app.meta.approvals import ApprovalDef
+from app.meta.approvals_snapshot import approval_to_dict
 from app.model.approvals import (
     DONE_APPROVED,
     DONE_REJECTED,

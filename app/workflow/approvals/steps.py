@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from app.i18n import _
-from app.meta.approvals import ApprovalDef, StepDef, approval_from_dict, seconds
+from app.meta.approvals import ApprovalDef, StepDef, seconds
+from app.meta.approvals_snapshot import approval_from_dict
 from app.model.approvals import (
     APPROVED,
     CANCELLED,
