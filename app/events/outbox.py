@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app import clock
 from app.expr import ExprError, Expression, parse
 from app.meta.types import AutomationDef, Meta, WebhookDef
 from app.model.system import config_versions
@@ -217,7 +218,7 @@ def claim(engine: sa.Engine, table: sa.Table, row_id: int, *, seconds: float,
     """Take a due, pending row for this worker for `seconds` (None when it is not due, done,
     or another worker holds it). The row returned carries the worker's `claim` token, which
     `hold` and `finish` check."""
-    now = datetime.now(UTC)
+    now = clock.now()
     c = table.c
     cond = [c.id == row_id, c.status == PENDING,
             sa.or_(c.claimed_until.is_(None), c.claimed_until < now)]

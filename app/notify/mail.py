@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -149,20 +148,10 @@ def deliver(server: MailServer, password: str | None, msg: EmailMessage, *,
 def claim(engine: sa.Engine, mail_id: int, *, seconds: float, force: bool = False
           ) -> dict[str, Any] | None:
     """Take a pending mail for this worker (None: not due, not pending, or another worker
-    holds it). `force`: even before its `next_attempt_at`."""
-    now = clock.now()
-    c = mails.c
-    cond = [c.id == mail_id, c.status == PENDING,
-            sa.or_(c.claimed_until.is_(None), c.claimed_until < now)]
-    if not force:
-        cond.append(c.next_attempt_at <= now + timedelta(seconds=1))
-    token = uuid.uuid4().hex
-    with engine.begin() as conn:
-        done = conn.execute(mails.update().where(*cond).values(
-            claim=token, claimed_until=now + timedelta(seconds=seconds)))
-        if done.rowcount != 1:
-            return None
-        return dict(conn.execute(sa.select(mails).where(c.id == mail_id)).one()._mapping)
+    holds it). `force`: even before its `next_attempt_at`. The outbox's claim, on sys_mail."""
+    from app.events.outbox import claim as claim_row
+
+    return claim_row(engine, mails, mail_id, seconds=seconds, force=force)
 
 
 def backoff(attempts: int) -> float:
