@@ -98,14 +98,15 @@ def plan(ctx: Context, purge: bool, as_json: bool) -> None:
 def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: str | None,
             no_replay: bool) -> None:
     """Replay pending migration files, then apply the YAML config to the database."""
-    meta = ctx.yaml_meta()
+    files = ctx.yaml_files()
+    meta = ctx.yaml_meta(files)
     if not no_replay:
         for mid in replay(ctx.engine, ctx.settings.migrations_dir, author=author,
                           allow_destructive=yes):
             click.echo(f"Replayed {mid}")
     result = publish(ctx.engine, meta, author=author, message=message, purge=purge,
                      allow_destructive=yes,
-                     migrations_dir=ctx.settings.writable_migrations_dir)
+                     migrations_dir=ctx.settings.writable_migrations_dir, files=files)
     click.echo(result.plan.render())
     for backup in result.backups:
         click.echo(f"Backup copy kept in table {backup}")

@@ -134,10 +134,11 @@ def setup(ctx: Context, demo: bool) -> None:
     """Bring a database up to the YAML config; on first run create an admin and demo data."""
     @friendly
     def run() -> None:
-        meta = ctx.yaml_meta()
+        files = ctx.yaml_files()
+        meta = ctx.yaml_meta(files)
         replay(ctx.engine, ctx.settings.migrations_dir)
         result = publish(ctx.engine, meta, author="setup", message="setup",
-                         migrations_dir=ctx.settings.writable_migrations_dir)
+                         migrations_dir=ctx.settings.writable_migrations_dir, files=files)
         if result.plan.steps:
             click.echo(result.plan.render())
         with ctx.engine.begin() as conn:

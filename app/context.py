@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from app.db import make_engine
+from app.meta.files import ConfigFiles
 from app.meta.loader import load_meta
 from app.meta.types import Meta
 from app.settings import Settings, load_settings
@@ -58,12 +59,17 @@ class Context:
                     self._plugins = plugin_manager_for(self.settings)
         return self._plugins
 
-    def yaml_meta(self) -> Meta:
-        """The config as written in the YAML files, with the plugins' field types, functions and
-        actions known (raises ConfigErrors, or PluginError for a broken plugin)."""
+    def yaml_meta(self, files: ConfigFiles | None = None) -> Meta:
+        """The config as written in the YAML files (or in `files`, a candidate held in
+        memory), with the plugins' field types, functions and actions known (raises
+        ConfigErrors, or PluginError for a broken plugin)."""
         self.plugins  # noqa: B018  (registers what the plugins add before the config is read)
         return load_meta(self.settings.schema_dirs, self.settings.roles,
-                         workflow_dirs=self.settings.workflow_dirs)
+                         workflow_dirs=self.settings.workflow_dirs, files=files)
+
+    def yaml_files(self) -> ConfigFiles:
+        """The config's YAML files as they are on disk now."""
+        return ConfigFiles.from_disk(self.settings.schema_dirs, self.settings.workflow_dirs)
 
     @property
     def queue(self) -> Huey:

@@ -23,6 +23,7 @@ from app.fields import registry as default_registry
 from app.fields.base import Registry
 from app.meta import yamlpos
 from app.meta.errors import ConfigError, ConfigErrors
+from app.meta.files import ConfigFiles
 from app.meta.jsonschema import entity_schema
 from app.meta.types import Meta, Source, freeze
 
@@ -60,11 +61,24 @@ def _display(path: Path) -> str:
 
 
 def yaml_files(dirs: Sequence[Path], what: str, errors: list[ConfigError], *,
-               skip: Callable[[Path], bool] = lambda path: False
+               skip: Callable[[Path], bool] = lambda path: False,
+               files: ConfigFiles | None = None,
                ) -> Iterator[tuple[int, str, Any, yamlpos.Positions, bool]]:
     """Each YAML file of `dirs` (config layers, in order), parsed with positions: (layer, display
     name, data, positions, whether it had syntax errors). A missing folder, an unreadable file
-    and syntax errors go to `errors`; `what` names the folder kind in messages."""
+    and syntax errors go to `errors`; `what` names the folder kind in messages. With `files`,
+    the texts come from there (a candidate config in memory), not from the disk."""
+    if files is not None:
+        for layer, folder in enumerate(files.dirs.get(what, ())):
+            for file_name, text in files.listing(what, layer):
+                path = folder / file_name
+                if skip(path):
+                    continue
+                name = _display(path)
+                data, positions, errs = yamlpos.load(text, name)
+                errors.extend(errs)
+                yield layer, name, data, positions, bool(errs)
+        return
     for layer, folder in enumerate(dirs):
         if not folder.is_dir():
             errors.append(ConfigError("CRM-E050", f"{what} folder {folder} does not exist",
@@ -85,10 +99,12 @@ def yaml_files(dirs: Sequence[Path], what: str, errors: list[ConfigError], *,
             yield layer, name, data, positions, bool(errs)
 
 
-def read_documents(dirs: Sequence[Path]) -> tuple[list[Document], list[ConfigError]]:
+def read_documents(dirs: Sequence[Path], files: ConfigFiles | None = None
+                   ) -> tuple[list[Document], list[ConfigError]]:
     docs: list[Document] = []
     errors: list[ConfigError] = []
-    for layer, name, data, positions, broken in yaml_files(dirs, "schemas", errors):
+    for layer, name, data, positions, broken in yaml_files(dirs, "schemas", errors,
+                                                           files=files):
         if data is None:
             if not broken:
                 errors.append(ConfigError("CRM-E003", "the file is empty", Source(name, 1, 1)))
@@ -264,24 +280,27 @@ def load_meta(
     roles: Sequence[str] = ("admin",),
     registry: Registry | None = None,
     workflow_dirs: Sequence[Path] = (),
+    files: ConfigFiles | None = None,
 ) -> Meta:
     """Read, validate, merge, expand and check (entities from `schema_dirs`, webhooks,
-    automations and stage machines from `workflow_dirs`). Raises ConfigErrors listing every
-    problem."""
+    automations and stage machines from `workflow_dirs`; with `files`, the texts of those
+    folders come from there instead of the disk). Raises ConfigErrors listing every problem."""
     reg = registry or default_registry
+    if files is not None:
+        schema_dirs, workflow_dirs = files.dirs["schemas"], files.dirs["workflows"]
     with gc_paused():
-        return _load(schema_dirs, roles, reg, workflow_dirs)
+        return _load(schema_dirs, roles, reg, workflow_dirs, files)
 
 
 def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
-          workflow_dirs: Sequence[Path] = ()) -> Meta:
+          workflow_dirs: Sequence[Path] = (), files: ConfigFiles | None = None) -> Meta:
     import dataclasses
 
     from app.meta.access import is_access_doc, load_access
     from app.meta.build import build_meta, digest_of
     from app.meta.workflows import load_workflows
 
-    docs, errors = read_documents(schema_dirs)
+    docs, errors = read_documents(schema_dirs, files)
     read_order = tuple(d.file for d in docs)
     access_docs = [d for d in docs if is_access_doc(d.data)]
     docs = [d for d in docs if not is_access_doc(d.data)]
@@ -302,7 +321,7 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
     meta, build_errors = build_meta(merged, roles, reg)
     errors.extend(build_errors)
     if workflow_dirs:
-        found, wf_errors = load_workflows(workflow_dirs, meta)
+        found, wf_errors = load_workflows(workflow_dirs, meta, files)
         errors.extend(wf_errors)
         if found:  # without any, the digest stays
             meta = dataclasses.replace(meta, **{k: freeze(v) for k, v in found.items()})

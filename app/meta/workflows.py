@@ -39,6 +39,7 @@ from app.meta.approvals import APPROVAL_SCHEMA, ESCALATION_SCHEMA
 from app.meta.checks import _hint
 from app.meta.conversions import CONVERSION_SCHEMA
 from app.meta.errors import ConfigError
+from app.meta.files import ConfigFiles
 from app.meta.stages import STAGE_SCHEMA
 from app.meta.types import (
     IDENTIFIER,
@@ -110,7 +111,7 @@ def _builtin_actions() -> None:
     import app.events.actions  # noqa: F401
 
 
-def load_workflows(dirs: Sequence[Path], meta: Meta
+def load_workflows(dirs: Sequence[Path], meta: Meta, files: ConfigFiles | None = None,
                    ) -> tuple[dict[str, dict[str, Any]], list[ConfigError]]:
     """Read every workflows folder, merge by name and check against `meta`'s entities: the
     Meta fields (webhooks, automations, stages, conversions, approvals, escalations; only
@@ -123,7 +124,8 @@ def load_workflows(dirs: Sequence[Path], meta: Meta
     errors: list[ConfigError] = []
     docs: list[Document] = []
     for layer, name, data, positions, _broken in yaml_files(
-            dirs, "workflows", errors, skip=lambda path: ".example." in path.name):
+            dirs, "workflows", errors, skip=lambda path: ".example." in path.name,
+            files=files):
         if data is None:
             continue  # an empty file holds nothing (or a syntax error was reported)
         if not isinstance(data, dict) or not set(KINDS) & set(data):

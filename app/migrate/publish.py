@@ -18,9 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import seclog
+from app.meta.files import ConfigFiles
 from app.meta.snapshot import meta_from_dict, meta_to_dict
 from app.meta.types import Meta
-from app.migrate import files
+from app.migrate import files as migration_files
+from app.migrate import sources
 from app.migrate.apply import Applier
 from app.migrate.diff import make_plan
 from app.migrate.steps import Plan, Step
@@ -134,7 +136,10 @@ def publish(
     allow_destructive: bool = False,
     expected_base: int | str | None = "any",
     migrations_dir: Path | None = None,
+    files: ConfigFiles | None = None,
 ) -> Published:
+    """Apply `meta` as the new live version (see the module's docstring). `files`: the YAML
+    files it was built from, kept with the version for history, diff and revert."""
     # dry run: a config whose tables or formula SQL cannot build never reaches the database
     models = build_models(meta, orm_classes=False)
     tmp_file: Path | None = None
@@ -152,6 +157,8 @@ def publish(
             raise PublishError("the plan deletes data; confirm it explicitly (--purge "
                                "--yes)", plan)
         if plan.is_empty and old is not None and old.digest == meta.digest:
+            if files is not None and base is not None and not sources.has_files(conn, base):
+                sources.save(conn, base, files)  # e.g. a version replayed from migrations/
             return Published(version=base, plan=plan)
         applier = Applier(conn, meta, models)
         applier.apply(plan.steps)
@@ -160,8 +167,8 @@ def publish(
             more = len(plan.steps) - 1
             summary = message or (plan.steps[0].summary.split(":")[0] + (
                 f" and {more} more" if more else "") if plan.steps else "config change")
-            migration_id = files.new_id(migrations_dir, summary)
-            tmp_file = files.write_pending(migrations_dir, files.MigrationFile(
+            migration_id = migration_files.new_id(migrations_dir, summary)
+            tmp_file = migration_files.write_pending(migrations_dir, migration_files.MigrationFile(
                 id=migration_id, path=migrations_dir, from_digest=plan.base_digest,
                 to_digest=meta.digest, steps=plan.steps, config=meta_to_dict(meta),
                 author=author, message=message))
@@ -171,18 +178,20 @@ def publish(
                 migration_id=migration_id, author=author, from_digest=plan.base_digest,
                 to_digest=meta.digest, steps=[s.to_dict() for s in plan.steps]))
         version = _record(conn, meta, base, author, message, migration_id)
-    final = files.commit_file(tmp_file) if tmp_file else None
+        if files is not None:
+            sources.save(conn, version, files)
+    final = migration_files.commit_file(tmp_file) if tmp_file else None
     return Published(version=version, plan=plan, migration_file=final, backups=applier.backups)
 
 
-def pending(engine: sa.Engine, migrations_dir: Path) -> list[files.MigrationFile]:
+def pending(engine: sa.Engine, migrations_dir: Path) -> list[migration_files.MigrationFile]:
     """Migration files this database has not applied yet, in order."""
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table(schema_history.name):
             done: set[str] = set()
         else:
             done = set(conn.execute(sa.select(schema_history.c.migration_id)).scalars())
-    return [mf for mf in files.read_all(migrations_dir) if mf.id not in done]
+    return [mf for mf in migration_files.read_all(migrations_dir) if mf.id not in done]
 
 
 def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None,
@@ -192,7 +201,7 @@ def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None
     `allow_destructive` too (purging empty columns, as on a new database, does not).
     Returns the ids applied."""
     applied: list[str] = []
-    for mf in files.read_all(migrations_dir):
+    for mf in migration_files.read_all(migrations_dir):
         with locked_transaction(engine) as conn:
             create_system_tables(conn)
             done = conn.execute(sa.select(schema_history.c.id).where(
@@ -224,7 +233,7 @@ def replay(engine: sa.Engine, migrations_dir: Path, *, author: str | None = None
     return applied
 
 
-def _same_steps(mf: files.MigrationFile, fresh: list[Step]) -> None:
+def _same_steps(mf: migration_files.MigrationFile, fresh: list[Step]) -> None:
     def key(s: Step) -> tuple[Any, ...]:
         return (s.op, s.entity, s.column)
 

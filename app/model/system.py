@@ -152,6 +152,7 @@ def sequence_key(table: str, column: str, scope: str) -> str:
 def create_system_tables(conn: sa.Connection) -> None:
     import app.model.access
     import app.model.approvals
+    import app.model.designer
     import app.model.notify
     import app.model.tokens  # noqa: F401
 
