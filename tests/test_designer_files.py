@@ -39,7 +39,7 @@ def test_a_file_edited_on_disk_meanwhile_is_not_overwritten(
     assert designer.preview("admin").drift == [str(account_yaml)]
     applied = designer.apply("admin")
     assert applied.written == []
-    assert applied.skipped and "changed on disk" in applied.skipped[0][1]
+    assert applied.skipped and "edited on disk" in applied.skipped[0][1]
     assert account_yaml.read_text(encoding="utf-8") == hand
     # the database has the change all the same: `crm config diff` shows the drift
     assert "tier" in designer.preview("admin").base_files.texts[
@@ -97,3 +97,36 @@ def test_raw_yaml_edits_are_limited_to_the_deployments_own_files(tmp_path: Path,
 
 
 designerkit_ctx = designerkit.designer_ctx
+
+
+def test_a_second_server_with_older_files_brings_them_up_to_date(tmp_path: Path,
+                                                                 database_url: str) -> None:
+    """Two app servers on one database, each with its own copy of the config folder: a
+    change applied on A is the base of the next change on B, and B's older files are not
+    mistaken for hand edits."""
+    import shutil
+
+    from app.settings import load_settings
+
+    server_a = designer_deployment(tmp_path / "a", database_url)
+    shutil.copytree(tmp_path / "a", tmp_path / "b", ignore=shutil.ignore_patterns("*.db*"))
+    server_b = Context(load_settings(tmp_path / "b" / "config.yaml", environ={
+        "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    try:
+        Designer(server_a).add("alice", field_change(name="tier"))
+        Designer(server_a).add("alice", {"op": "entity", "entity": "contact",
+                                         "values": {"icon": "person"}})
+        Designer(server_a).apply("alice")
+        on_b = Designer(server_b)
+        on_b.add("bob", field_change(name="region", definition={"type": "string"}))
+        preview = on_b.preview("bob")
+        assert preview.drift == [] and preview.conflict is None
+        applied = on_b.apply("bob")
+        text = (tmp_path / "b" / "schemas" / "account.yaml").read_text(encoding="utf-8")
+        assert "tier:" in text and "region:" in text
+        # B's other older file came up to date too: B's folder holds the live version
+        assert sorted(Path(p).name for p in applied.written) == ["account.yaml", "contact.yaml"]
+        assert "icon: person" in (tmp_path / "b" / "schemas" / "contact.yaml").read_text()
+    finally:
+        server_a.dispose()
+        server_b.dispose()

@@ -267,15 +267,20 @@ class Designer:
         return None
 
     def drift(self, base: ConfigFiles) -> list[str]:
-        """Top-layer files whose text on disk differs from the draft's base version."""
+        """Top-layer files edited on disk by hand: their text differs from the draft's base
+        version and is no published version's either (a file that is just older, because
+        another server applied a change, is not drift: applying brings it up to date)."""
         disk = self.disk_files()
-        out = []
-        for key in sorted(set(disk.texts) | set(base.texts), key=str):
-            if key.layer != disk.top(key.kind):
-                continue
-            if disk.texts.get(key) != base.texts.get(key):
-                out.append(str(disk.path_of(key)))
-        return out
+        differing = [key for key in sorted(set(disk.texts) | set(base.texts), key=str)
+                     if key.layer == disk.top(key.kind)
+                     and disk.texts.get(key) != base.texts.get(key)]
+        if not differing:
+            return []
+        with self.engine.connect() as conn:
+            known = sources.known_texts(conn, [disk.texts[k] for k in differing
+                                               if k in disk.texts])
+        return [str(disk.path_of(k)) for k in differing
+                if k in disk.texts and disk.texts[k] not in known]
 
     # -- applying ------------------------------------------------------------------------
     def apply(self, author: str, *, confirm: bool = False, message: str | None = None
@@ -314,27 +319,32 @@ class Designer:
 
     def write_back(self, base: ConfigFiles, files: ConfigFiles
                    ) -> tuple[list[str], list[tuple[str, str]]]:
-        """Write the top-layer files that changed into the config folders. A file whose disk
-        text is no longer the base's (edited by hand meanwhile) is not overwritten."""
+        """Make the deployment's own config folders hold `files` (the version just applied):
+        the files the draft changed, and files that are merely older (another server applied a
+        change). A file edited by hand on disk is never overwritten: it is reported."""
         written: list[str] = []
         skipped: list[tuple[str, str]] = []
         if self.read_only_reason():
             return written, skipped
         disk = self.disk_files()
-        for diff in history.file_diffs(base, files):
-            key = diff.key
+        edited = set(self.drift(base))
+        keys = sorted(set(disk.texts) | set(files.texts), key=str)
+        for key in keys:
             if key.layer != files.top(key.kind):
                 continue
+            want, have = files.texts.get(key), disk.texts.get(key)
+            if want == have:
+                continue
             path = files.path_of(key)
-            if disk.texts.get(key) != base.texts.get(key):
-                skipped.append((str(path), "changed on disk since the draft began; not "
+            if str(path) in edited:
+                skipped.append((str(path), "edited on disk and not published; not "
                                 "overwritten (download the designer's version)"))
                 continue
             try:
-                if diff.after is None:
+                if want is None:
                     path.unlink(missing_ok=True)
                 else:
-                    _write_atomic(path, diff.after)
+                    _write_atomic(path, want)
             except OSError as exc:
                 skipped.append((str(path), f"cannot be written: {exc.strerror or exc}"))
                 continue

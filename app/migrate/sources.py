@@ -17,8 +17,7 @@ from app.model.designer import config_blobs, config_sources
 def save(conn: sa.Connection, version_id: int, files: ConfigFiles) -> None:
     shas: dict[str, str] = {}
     for key, text in files.texts.items():
-        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        shas[str(key)] = sha
+        shas[str(key)] = sha_of(text)
     known = set(conn.execute(sa.select(config_blobs.c.sha).where(
         config_blobs.c.sha.in_(set(shas.values())))).scalars()) if shas else set()
     texts = {str(k): t for k, t in files.texts.items()}
@@ -48,3 +47,18 @@ def load(conn: sa.Connection, version_id: int, dirs: Mapping[str, tuple[Path, ..
 def has_files(conn: sa.Connection, version_id: int) -> bool:
     return conn.execute(sa.select(config_sources.c.version_id).where(
         config_sources.c.version_id == version_id)).first() is not None
+
+
+def sha_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def known_texts(conn: sa.Connection, texts: list[str]) -> set[str]:
+    """Which of `texts` some published version was built from (so a file on disk holding one
+    of them is an older published state, not a hand edit)."""
+    shas = {sha_of(t): t for t in texts}
+    if not shas:
+        return set()
+    found = set(conn.execute(sa.select(config_blobs.c.sha).where(
+        config_blobs.c.sha.in_(set(shas)))).scalars())
+    return {shas[s] for s in found}
