@@ -1,21 +1,26 @@
-"""`crm config ...`: explain how overlays merged, export the live version, show drift, and
-regenerate the shipped JSON Schema."""
+"""`crm config ...`: explain how overlays merged, export the live version, show drift, run the
+config tests, and regenerate the shipped JSON Schema."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
+import sqlalchemy as sa
 import yaml
 
 from app.cli_errors import friendly
 from app.context import Context
 from app.fields import registry
 from app.meta import jsonschema
+from app.meta.errors import ConfigError, ConfigErrors
 from app.meta.snapshot import entity_to_dict, field_to_dict, meta_to_dict
 from app.meta.types import Meta, Source
 from app.migrate.publish import active_version
+from app.model.system import users
 
 
 def _sources(meta: Meta, key: str) -> tuple[Source, ...]:
@@ -156,3 +161,99 @@ def jsonschema_cmd(write: bool) -> None:
         click.echo(f"Wrote {jsonschema.SHIPPED} and {access.SHIPPED}")
     else:
         click.echo(text, nl=False)
+
+
+#: `crm config test` exit codes: a check failed; a check file or the config cannot be used
+EXIT_FAILED, EXIT_BROKEN = 1, 2
+
+
+@config.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--live", is_flag=True, help="test the published version (default: the YAML)")
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
+@click.pass_obj
+@friendly
+def test_cmd(ctx: Context, paths: tuple[Path, ...], live: bool, as_json: bool) -> None:
+    """Run the config tests (the `config_tests:` folders, or PATHS: folders or files) against
+    the YAML config, or with --live against the published version. Exit 1 when a check
+    fails, 2 when a check file or the config cannot be used."""
+    from app.configtests import load_checks, run_checks
+
+    folders = list(paths) or ctx.settings.config_test_dirs
+    checks, errors = load_checks(folders)
+    if errors:
+        _broken(as_json, errors, "error(s) in the config test files; no check was run.")
+    version: int | None = None
+    meta: Meta | None
+    if live:
+        with ctx.engine.connect() as conn:
+            version, meta = active_version(conn)
+        if meta is None:
+            _broken(as_json, [], "No config version is live yet: run `crm migrate`.")
+        engine: sa.Engine | None = ctx.engine
+    else:
+        try:
+            meta = ctx.yaml_meta()
+        except ConfigErrors as exc:
+            _broken(as_json, exc.errors, "error(s) in the config; no check was run.")
+        engine = _users_database(ctx) if any(
+            c.kind == "approval" and "approvers" in c.spec for c in checks) else None
+    assert meta is not None
+    results = run_checks(meta, checks, engine)
+    failed = sum(not r.passed for r in results)
+    what = f"live version {version}" if live else "the YAML config"
+    if as_json:
+        click.echo(json.dumps({
+            "config": "live" if live else "yaml", "version": version, "digest": meta.digest,
+            "checks": len(results), "passed": len(results) - failed, "failed": failed,
+            "results": [r.as_dict() for r in results], "errors": []},
+            ensure_ascii=False, indent=2))
+    else:
+        shown = ", ".join(_relative(f) for f in folders) or "no folder"
+        click.echo(f"Testing {what} (config {meta.digest[:12]}) with {len(results)} check(s) "
+                   f"from {shown}")
+        for r in results:
+            click.secho(f"{'PASS' if r.passed else 'FAIL'}  {r.name}: {r.message}",
+                        fg=None if r.passed else "red")
+            if not r.passed:
+                click.echo(f"      at {r.source}")
+            for note in r.notes:
+                click.echo(f"      note: {note}")
+        summary = f"{len(results)} check(s): {len(results) - failed} passed, {failed} failed."
+        click.secho(summary, fg="red" if failed else "green")
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+def _broken(as_json: bool, errors: list[ConfigError], message: str) -> NoReturn:
+    """Say why the checks cannot run and exit 2."""
+    if as_json:
+        body: dict[str, Any] = {"results": [], "errors": [e.as_dict() for e in errors],
+                                "message": message}
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        for err in errors:
+            click.secho(str(err), fg="red", err=True)
+        click.echo(f"{len(errors)} {message}" if errors else message, err=True)
+    sys.exit(EXIT_BROKEN)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _users_database(ctx: Context) -> sa.Engine | None:
+    """The deployment's database when it has users to route approvals to (None: not set up,
+    so the approvers of approval checks are skipped with a note)."""
+    url = ctx.settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None  # (not made here: a test run must not create a database)
+    try:
+        with ctx.engine.connect() as conn:
+            ready = sa.inspect(conn).has_table(users.name)
+    except sa.exc.OperationalError:
+        return None
+    return ctx.engine if ready else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ KEYS = {
     "roles": "the roles users can have",
     "schemas": "folder of entity YAML files",
     "workflows": "folder of workflow YAML files",
+    "config_tests": "folder of config test files that `crm config test` runs "
+                    "(default config_tests, when it exists)",
     "migrations": "folder where applied schema changes are recorded",
     "plugins": "folder of plugins",
     "extends": "the config.yaml this one overlays",
@@ -57,7 +59,9 @@ KEYS = {
 #: keys whose environment value is taken as written (not parsed as YAML)
 TEXT_KEYS = ("database_url", "secret_key", "name", "mail_url", "mail_from", "base_url")
 MAIL_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
-PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance")
+PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance", "config_tests")
+#: the folder of config tests when a config.yaml names none (used when it exists)
+DEFAULT_CONFIG_TESTS = "config_tests"
 LOCALES = ("en", "zh_CN")
 _WARNED: set[str] = set()
 
@@ -69,6 +73,8 @@ class Layer:
     config_file: Path
     schemas: Path | None
     workflows: Path | None
+    #: config test files (`config_tests:`, else ./config_tests when that folder exists)
+    config_tests: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,10 @@ class Settings:
     def workflow_dirs(self) -> list[Path]:
         return [layer.workflows for layer in self.layers if layer.workflows is not None]
 
+    @property
+    def config_test_dirs(self) -> list[Path]:
+        return [layer.config_tests for layer in self.layers if layer.config_tests is not None]
+
 
 def _read(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
     """The chain of (file, data), base first."""
@@ -301,6 +311,7 @@ def load_settings(
                 if data.get("schemas") else None,
                 workflows=(file.parent / str(data["workflows"])).resolve()
                 if data.get("workflows") else None,
+                config_tests=_config_tests(file, data),
             )
         )
         merged.update({k: v for k, v in data.items() if k not in PATH_KEYS})
@@ -312,7 +323,9 @@ def load_settings(
     if "CRM_SCHEMAS" in env or "CRM_WORKFLOWS" in env:  # the environment overrides the top layer
         top = layers[-1]
         layers[-1] = Layer(top.config_file, resolved_paths.get("schemas", top.schemas),
-                           resolved_paths.get("workflows", top.workflows))
+                           resolved_paths.get("workflows", top.workflows), top.config_tests)
+    if "CRM_CONFIG_TESTS" in env:
+        layers[-1] = replace(layers[-1], config_tests=resolved_paths["config_tests"])
 
     src = Source(str(path))
     errors: list[ConfigError] = []
@@ -375,6 +388,14 @@ def load_settings(
                                   .split(",") if k.strip()),
         mail_password=env.get("CRM_MAIL_PASSWORD") or None,
     )
+
+
+def _config_tests(file: Path, data: dict[str, Any]) -> Path | None:
+    """A layer's folder of config tests: the one it names, else ./config_tests if it exists."""
+    if data.get("config_tests"):
+        return (file.parent / str(data["config_tests"])).resolve()
+    default = (file.parent / DEFAULT_CONFIG_TESTS).resolve()
+    return default if default.is_dir() else None
 
 
 def _mail_problems(merged: dict[str, Any]) -> list[str]:

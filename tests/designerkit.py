@@ -34,6 +34,7 @@ def designer_deployment(folder: Path, database_url: str, *, extra_config: str = 
     workflows/), and the Context is the client's."""
     shutil.copytree(ROOT / "schemas", folder / "schemas")
     shutil.copytree(ROOT / "workflows", folder / "workflows")
+    shutil.copytree(ROOT / "config_tests", folder / "config_tests")
     (folder / "config.yaml").write_text(
         f"schemas: schemas\nworkflows: workflows\nroles: [{', '.join(ROLES)}]\n"
         "migrations: migrations\nlogin_rate_limit: 1000 per minute\ntask_queue: immediate\n"

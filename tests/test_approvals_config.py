@@ -158,3 +158,10 @@ def test_the_shipped_workflows_load() -> None:
     assert [s.name for s in quote.steps] == ["manager", "director"]
     assert quote.steps[1].when is not None and "40" in quote.steps[1].when
     assert "case_sla" in meta.escalations
+
+
+def test_a_process_keeps_its_name_when_it_revokes_on_change() -> None:
+    """`revoke_on_change` once overwrote the process's name with the last field it named."""
+    meta = load_meta([ROOT / "schemas"], ROLES, workflow_dirs=[ROOT / "workflows"])
+    process = meta.approvals["quote_discount"]
+    assert process.revoke_on_change and process.name == "quote_discount"

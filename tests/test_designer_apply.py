@@ -170,3 +170,21 @@ def test_workflow_stage_changes_go_to_the_workflow_file(designer_ctx: Context) -
     assert preview.errors == [], preview.errors
     assert preview.meta is not None and "big_deal" in preview.meta.approvals
     assert [Path(d.path).name for d in preview.diffs] == ["quotes.yaml"]
+
+
+def test_the_config_checks_run_on_the_candidate_and_failures_need_a_confirmation(
+        designer_ctx: Context) -> None:
+    from app.designer.service import check_runner
+
+    designer = Designer(designer_ctx, checks=check_runner(
+        designer_ctx.settings.config_test_dirs))
+    designer.add("admin", {"op": "permissions", "entity": "opportunity", "role": "sales_rep",
+                           "grant": None})  # reps would see the margin again
+    preview = designer.preview("admin")
+    assert preview.checks and not preview.blockers
+    failed = preview.failed_checks
+    assert failed and all(not c.passed for c in failed)
+    assert any("margin" in c.message for c in failed)
+    with pytest.raises(Refused, match="config check"):
+        designer.apply("admin")
+    assert designer.apply("admin", confirm=True).version is not None

@@ -5,8 +5,10 @@ by file text when both versions recorded their YAML files."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -157,7 +159,7 @@ def file_diffs(before: ConfigFiles, after: ConfigFiles, *, label_a: str = "befor
     return out
 
 
-def files_of(conn: sa.Connection, version_id: int, dirs: dict[str, tuple[Any, ...]]
+def files_of(conn: sa.Connection, version_id: int, dirs: Mapping[str, tuple[Path, ...]]
              ) -> ConfigFiles | None:
     return sources.load(conn, version_id, dirs)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,25 @@ class Applied:
 
 #: runs the deployment's config checks on a candidate: (meta, engine) -> results
 CheckRunner = Callable[[Meta, sa.Engine], list[Any]]
+
+
+def check_runner(dirs: Sequence[Path]) -> CheckRunner | None:
+    """Run the config checks of `dirs` (config_tests/ folders) on a candidate; None without
+    any. Broken check files come back as one failing result naming each problem."""
+    from app.configtests import CheckResult, load_checks, run_checks
+
+    if not dirs:
+        return None
+    checks, errors = load_checks(dirs)
+    if not checks and not errors:
+        return None
+
+    def run(meta: Meta, engine: sa.Engine) -> list[Any]:
+        broken = [CheckResult("config test files", "file", False, f"{e.code} {e.message}",
+                              e.source, ()) for e in errors]
+        return broken + run_checks(meta, checks, engine)
+
+    return run
 
 
 class Designer:

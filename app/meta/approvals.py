@@ -367,10 +367,10 @@ def _approval(name: str, body: Mapping[str, Any], c: _Checker) -> ApprovalDef | 
         steps.append(step)
     actions = {e: c.actions(entity, body.get(e), e) for e in EVENTS if body.get(e)}
     revoke = tuple(str(f) for f in body.get("revoke_on_change") or ())
-    for i, name in enumerate(revoke):
-        if name not in entity.fields:
-            c.error("CRM-E106", f"revoke_on_change names no field '{name}' of {entity.name}",
-                    "revoke_on_change", i)
+    for i, field_name in enumerate(revoke):
+        if field_name not in entity.fields:
+            c.error("CRM-E106", f"revoke_on_change names no field '{field_name}' of "
+                    f"{entity.name}", "revoke_on_change", i)
     return ApprovalDef(
         name=name, entity=entity.name, steps=tuple(steps), label=freeze(body.get("label") or {}),
         when=c.condition(entity, body.get("when"), "when"),

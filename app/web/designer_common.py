@@ -9,9 +9,10 @@ from typing import Any
 from flask import abort, flash
 from flask_login import current_user
 
+from app.context import Context
 from app.designer.changes import Change, ChangeError
 from app.designer.drafts import Draft
-from app.designer.service import Designer
+from app.designer.service import CheckRunner, Designer, check_runner
 from app.i18n import _
 from app.web.state import state
 
@@ -34,9 +35,9 @@ def designer() -> Designer:
     return Designer(ctx, checks=config_checks(ctx))
 
 
-def config_checks(ctx: Any) -> Any:
-    """The runner of the deployment's config checks, or None when it has none."""
-    return None  # wired to app.configtests when that engine lands (this session)
+def config_checks(ctx: Context) -> CheckRunner | None:
+    """The runner of the deployment's config checks (config_tests/), or None without any."""
+    return check_runner(ctx.settings.config_test_dirs)
 
 
 def add_change(change: Change) -> Draft | None:
