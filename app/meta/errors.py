@@ -59,6 +59,8 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E094 | a preset block maps onto a single field, or its fields do not match field by field |
 | CRM-E095 | a conversion sets one target field twice |
 | CRM-E096 | a conversion's `then` value does not fit its field |
+| CRM-E100..E109 | approval processes and escalations (docs/workflows.md lists each) |
+| CRM-E110..E117 | config test files (`crm config test`: app/configtests/checkfile.py lists each) |
 """
 
 from __future__ import annotations
