@@ -170,10 +170,29 @@ def setup(ctx: Context, demo: bool) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes; more than 1 serves with gunicorn")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="threads per gunicorn worker (1: sync workers)")
+@click.option("--gunicorn", "use_gunicorn", is_flag=True,
+              help="serve with gunicorn even with one worker")
 @click.pass_obj
 @friendly
-def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve the CRM (development server)."""
+def serve(ctx: Context, host: str, port: int, workers: int, threads: int,
+          use_gunicorn: bool) -> None:
+    """Serve the CRM: werkzeug's development server, or gunicorn with --workers N (see
+    docs/deploy.md). Both run the task worker in this process when the queue is sqlite, and
+    serve a published config change on the next request."""
+    if workers > 1 or use_gunicorn:
+        from app.serve_gunicorn import run
+
+        click.echo(f"Serving {ctx.settings.name} on http://{host}:{port}/ with gunicorn "
+                   f"({workers} workers, {threads} threads each)")
+        status = run(ctx, host, port, workers=workers, threads=threads)
+        if status:
+            click.secho(f"gunicorn stopped with exit status {status} (its log above says why)",
+                        fg="red", err=True)
+        sys.exit(status)
     from werkzeug.serving import run_simple
 
     from app.runtime import Runtime

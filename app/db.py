@@ -23,12 +23,16 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
 
 def _sqlite_recipe(engine: sa.Engine) -> None:
+    database = engine.url.database or ""
+    file_based = bool(database) and database != ":memory:" and "mode=memory" not in database
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
+        if file_based:  # readers are not blocked by a writer (several gunicorn workers)
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
     @event.listens_for(engine, "begin")

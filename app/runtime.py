@@ -24,6 +24,8 @@ from app.model.build import Models, build_models
 if TYPE_CHECKING:
     from flask import Flask
 
+#: the response header naming the config version a response was served on
+VERSION_HEADER = "X-CRM-Config-Version"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -77,7 +79,16 @@ class Runtime:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
-        return self.current().app(environ, start_response)
+        """Serve on the live version; every response (pages, API, static files, errors) says
+        which one in `X-CRM-Config-Version` ("none" before the first publish)."""
+        live = self.current()
+        header = (VERSION_HEADER, "none" if live.version is None else str(live.version))
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept = [(k, v) for k, v in headers if k.lower() != VERSION_HEADER.lower()]
+            return start_response(status, [*kept, header], exc_info)
+
+        return live.app(environ, start)
 
     @property
     def app(self) -> Flask:

@@ -21,7 +21,7 @@ from app import i18n
 from app.context import Context
 from app.meta.types import Meta
 from app.model.build import Models
-from app.web import auth, errors, home, security, tokens
+from app.web import auth, errors, health, home, security, tokens
 from app.web.state import WebState
 
 
@@ -59,6 +59,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
     limiter = Limiter(get_remote_address, app=app, storage_uri=ctx.settings.rate_limit_storage,
                       default_limits=[], headers_enabled=True)
     _setup_i18n(app)
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(tokens.bp)
