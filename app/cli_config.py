@@ -257,3 +257,8 @@ def _users_database(ctx: Context) -> sa.Engine | None:
     except sa.exc.OperationalError:
         return None
     return ctx.engine if ready else None
+
+
+from app.cli_designer import add_designer_commands  # noqa: E402  (history, revert, draft ...)
+
+add_designer_commands(config)

@@ -76,3 +76,33 @@ def test_a_file_that_is_not_yaml_is_refused() -> None:
 
 def test_an_empty_file_starts_a_mapping() -> None:
     assert yamledit.edit("", lambda doc: doc.update({"entity": "x"})) == "entity: x\n"
+
+
+SECTIONED = """\
+fields:
+  # the name, as the customer writes it
+  name: {type: string}
+  # ask the customer
+  phone: {type: phone}
+# Who may do what (this comment belongs to permissions)
+permissions:
+  rep: {read: all}
+"""
+
+
+def test_a_comment_stays_with_the_line_below_it() -> None:
+    added = yamledit.edit(SECTIONED, lambda doc: yamledit.assign(
+        doc["fields"], "tier", {"type": "string"}))
+    assert added == SECTIONED.replace(
+        "# Who may do what", "  tier: {type: string}\n# Who may do what")
+    removed = yamledit.edit(added, lambda doc: yamledit.assign(doc["fields"], "tier", None))
+    assert removed == SECTIONED  # adding then removing leaves the file as it was
+
+
+def test_a_removed_fields_own_comment_goes_with_it() -> None:
+    out = yamledit.edit(SECTIONED, lambda doc: yamledit.assign(doc["fields"], "name", None))
+    assert "the name, as the customer writes it" not in out
+    assert "  # ask the customer\n  phone:" in out
+    out = yamledit.edit(SECTIONED, lambda doc: yamledit.assign(doc["fields"], "phone", None))
+    assert "ask the customer" not in out
+    assert "# Who may do what (this comment belongs to permissions)\npermissions:" in out

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import i18n
 from app.api import approvals, auth, convert, notifications, privacy, resources, shares
+from app.api import designer as config_designer
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
 from app.meta.access import ADMIN
@@ -38,7 +39,8 @@ def init_api(app: Flask, limiter: Limiter) -> None:
     api.add_url_rule("/meta", "meta", _meta)
     api.add_url_rule("/meta/<entity>", "meta_entity", _meta_entity)
     api.add_url_rule("/openapi.json", "openapi", _openapi)
-    nested = [resources.bp, privacy.bp, shares.bp, convert.bp, notifications.bp, approvals.bp]
+    nested = [resources.bp, privacy.bp, shares.bp, convert.bp, notifications.bp, approvals.bp,
+              config_designer.bp]
     for blueprints in state_plugins(app).hook.crm_api_blueprints():
         nested += list(blueprints or ())
     csrf: CSRFProtect = app.extensions["csrf"]
@@ -108,6 +110,12 @@ def _openapi() -> Response:
         if seen.approvals:  # the caller's inbox, decisions, delegation (and statistics)
             doc["paths"].update(approval_paths(seen, key))
             doc["tags"].append({"name": "approvals", "description": "Approvals"})
+        if ADMIN in key:  # the designer: drafts, versions, revert (administrators only)
+            from app.api.designer_openapi import designer_paths, designer_schemas
+
+            doc["paths"].update(designer_paths())
+            doc["components"]["schemas"].update(designer_schemas())
+            doc["tags"].append({"name": "config", "description": "Config designer"})
         docs[key] = doc
     return jsonify(doc)
 

@@ -138,6 +138,12 @@ class Designer:
         self.engine = ctx.engine
         self.run_checks = checks
 
+    @classmethod
+    def of(cls, ctx: Context) -> Designer:
+        """The designer of a deployment, running its config checks (config_tests/) on every
+        candidate: what the web pages, the API and the CLI use."""
+        return cls(ctx, checks=check_runner(ctx.settings.config_test_dirs))
+
     # -- where a draft starts ------------------------------------------------------------
     def disk_files(self) -> ConfigFiles:
         return self.ctx.yaml_files()

@@ -70,23 +70,70 @@ def edit(text: str, change: Callable[[CommentedMap], None]) -> str:
 
 def splice(original: str, before: str, after: str) -> str:
     """Apply the difference `before` -> `after` (both emitted by ruamel) to `original` (what
-    `before` was parsed from). Lines equal in before/after keep the original's text."""
+    `before` was parsed from). Lines equal in before/after keep the original's text.
+
+    Full-line comments belong to the line they stand above (ruamel attaches them to the node
+    before, so its emitter would delete the comment above `permissions:` together with the
+    last field, or keep a removed field's comment above the next one): a comment goes where its
+    line goes, and a new node is inserted above the comments of the line that follows it."""
     orig_lines = original.splitlines(keepends=True)
     before_lines = before.splitlines(keepends=True)
     after_lines = after.splitlines(keepends=True)
     if len(orig_lines) != len(before_lines):
         return after  # the emitter changed the line structure: fall back to its output
-    out: list[str] = []
-    matcher = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    ops = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
+    kept = [False] * len(before_lines)
+    for op, i1, i2, _j1, _j2 in ops:
         if op == "equal":
-            out.extend(orig_lines[i1:i2])
-        else:
-            out.extend(after_lines[j1:j2])
-    result = "".join(out)
+            kept[i1:i2] = [True] * (i2 - i1)
+    owner = _comment_owners(before_lines)
+    out: list[tuple[str, int | None]] = []  # (text, owner line of a comment)
+    pending: dict[int, list[str]] = {}
+
+    def emit_line(i: int) -> None:
+        out.extend((text, None) for text in pending.pop(i, []))
+        out.append((orig_lines[i], owner[i]))
+
+    for op, i1, i2, j1, j2 in ops:
+        if op == "equal":
+            for i in range(i1, i2):
+                o = owner[i]
+                if o is not None and not kept[o]:
+                    continue  # the comment of a line that was removed
+                emit_line(i)
+            continue
+        for i in range(i1, i2):  # removed lines: their comments stay when their line does
+            o = owner[i]
+            if o is not None and kept[o]:
+                pending.setdefault(o, []).append(orig_lines[i])
+        held: list[tuple[str, int | None]] = []
+        if op == "insert":  # above the comments of the line that follows
+            while out and out[-1][1] is not None and out[-1][1] == i1:
+                held.insert(0, out.pop())
+        out.extend((line, None) for line in after_lines[j1:j2])
+        out.extend(held)
+    for lines in pending.values():
+        out.extend((text, None) for text in lines)
+    result = "".join(text for text, _ in out)
     if original.endswith("\n") or not original:
         return result if result.endswith("\n") or not result else result + "\n"
     return result
+
+
+def _comment_owners(lines: list[str]) -> list[int | None]:
+    """For each full-line comment, the index of the first content line after it (blank lines
+    and other comments between are skipped); None for other lines and trailing comments."""
+    owners: list[int | None] = [None] * len(lines)
+    following: int | None = None
+    for i in range(len(lines) - 1, -1, -1):
+        text = lines[i].strip()
+        if not text:
+            continue
+        if text.startswith("#"):
+            owners[i] = following
+        else:
+            following = i
+    return owners
 
 
 def styled(value: Any, *, flow: bool | None = None) -> Any:

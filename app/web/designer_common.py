@@ -9,10 +9,9 @@ from typing import Any
 from flask import abort, flash
 from flask_login import current_user
 
-from app.context import Context
 from app.designer.changes import Change, ChangeError
 from app.designer.drafts import Draft
-from app.designer.service import CheckRunner, Designer, check_runner
+from app.designer.service import Designer
 from app.i18n import _
 from app.web.state import state
 
@@ -31,13 +30,7 @@ def author() -> str:
 def designer() -> Designer:
     """The designer of this deployment, running its config checks (config_tests/) on every
     candidate when the deployment has any."""
-    ctx = state().ctx
-    return Designer(ctx, checks=config_checks(ctx))
-
-
-def config_checks(ctx: Context) -> CheckRunner | None:
-    """The runner of the deployment's config checks (config_tests/), or None without any."""
-    return check_runner(ctx.settings.config_test_dirs)
+    return Designer.of(state().ctx)
 
 
 def add_change(change: Change) -> Draft | None:
