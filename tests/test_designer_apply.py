@@ -188,3 +188,31 @@ def test_the_config_checks_run_on_the_candidate_and_failures_need_a_confirmation
     with pytest.raises(Refused, match="config check"):
         designer.apply("admin")
     assert designer.apply("admin", confirm=True).version is not None
+
+
+def test_renaming_a_field_keeps_its_values(designer_ctx: Context) -> None:
+    rs = live_records(designer_ctx)
+    acme = rs.create("account", {"name": "Acme", "website": "https://acme.example"}, SYSTEM)
+    designer = Designer(designer_ctx)
+    designer.add("admin", {"op": "rename_field", "entity": "account", "field": "website",
+                           "to": "homepage"})
+    preview = designer.preview("admin")
+    assert preview.errors == [] and preview.plan is not None
+    assert [s.op for s in preview.plan.steps] == ["rename_column"]
+    designer.apply("admin")
+    assert live_records(designer_ctx).get("account", acme["id"])["homepage"] == \
+        "https://acme.example"
+    text = (folder_of(designer_ctx) / "account.yaml").read_text(encoding="utf-8")
+    assert "homepage:" in text and "renamed_from: website" in text
+    assert "website:" not in text
+
+
+def test_a_base_field_cannot_be_renamed_from_an_overlay(tmp_path: Path,
+                                                        database_url: str) -> None:
+    ctx = designerkit.designer_deployment(tmp_path, database_url, overlay=True)
+    try:
+        with pytest.raises(ChangeError, match="base pack"):
+            Designer(ctx).add("admin", {"op": "rename_field", "entity": "account",
+                                        "field": "website", "to": "homepage"})
+    finally:
+        ctx.dispose()

@@ -237,6 +237,54 @@ def _forget(doc: CommentedMap, name: str) -> None:
             view["columns"].remove(name)
 
 
+def rename_field(files: ConfigFiles, change: Change) -> ConfigFiles:
+    """Rename a field of this deployment's own file, keeping its data: the new name gets
+    `renamed_from: <old>` (the plan renames the column) and takes the old one's place in this
+    file's layout and list columns. A base-pack field cannot be renamed from an overlay."""
+    entity = _name(change, "entity", "entity")
+    old = _name(change, "field", "field")
+    new = _name(change, "to", "new field name")
+    if old == new:
+        raise ChangeError("the new name is the same as the old one")
+    if defined_below(files, entity, old):
+        raise ChangeError(f"'{old}' comes from the base pack: an overlay cannot rename it "
+                          "(change its label instead)")
+    files, key = _entity_doc(files, entity, create=False)
+
+    def rename(doc: CommentedMap) -> None:
+        fields = _sub(doc, "fields")
+        if old not in fields:
+            raise ChangeError(f"entity '{entity}' has no field '{old}' in this deployment's "
+                              "files")
+        if new in fields:
+            raise ChangeError(f"entity '{entity}' already has a field '{new}'")
+        definition = yamledit.plain(fields[old])
+        if not isinstance(definition, dict):
+            raise ChangeError(f"the definition of '{old}' is not a mapping")
+        definition.pop("renamed_from", None)
+        at = list(fields).index(old)
+        comment = fields.ca.items.pop(old, None)
+        del fields[old]
+        fields.insert(at, new, yamledit.styled({**definition, "renamed_from": old}))
+        if comment is not None:
+            fields.ca.items[new] = comment
+        _replace_name(doc, old, new)
+
+    return _edit(files, key, rename)
+
+
+def _replace_name(doc: CommentedMap, old: str, new: str) -> None:
+    """`old` -> `new` in this file's layout sections, list columns and views' columns."""
+    lists: list[Any] = [s.get("fields") for s in doc.get("layout") or []
+                        if isinstance(s, Mapping)]
+    if isinstance(doc.get("list"), Mapping):
+        lists.append(doc["list"].get("columns"))
+    lists.extend(v.get("columns") for v in doc.get("views") or [] if isinstance(v, Mapping))
+    for names in lists:
+        if isinstance(names, list) and old in names:
+            names[names.index(old)] = new
+
+
 def order_fields(files: ConfigFiles, change: Change) -> ConfigFiles:
     entity = _name(change, "entity", "entity")
     order = change.get("fields")
@@ -359,6 +407,7 @@ OPS: dict[str, Callable[[ConfigFiles, Change], ConfigFiles]] = {
     "entity": entity_props,
     "field": field,
     "remove_field": remove_field,
+    "rename_field": rename_field,
     "order_fields": order_fields,
     "layout": layout,
     "permissions": permissions,
@@ -394,6 +443,8 @@ def describe(change: Change) -> str:
         return f"set field {ent}.{change.get('field')}"
     if op == "remove_field":
         return f"remove field {ent}.{change.get('field')}"
+    if op == "rename_field":
+        return f"rename field {ent}.{change.get('field')} to {change.get('to')}"
     if op == "add_entity":
         return f"add entity {ent}"
     if op in ("entity", "layout", "order_fields"):
