@@ -106,3 +106,24 @@ def test_a_removed_fields_own_comment_goes_with_it() -> None:
     out = yamledit.edit(SECTIONED, lambda doc: yamledit.assign(doc["fields"], "phone", None))
     assert "ask the customer" not in out
     assert "# Who may do what (this comment belongs to permissions)\npermissions:" in out
+
+
+def test_list_items_without_a_name_keep_their_style_when_unchanged() -> None:
+    text = """\
+stages:
+  pipe:
+    transitions:
+      # forward only
+      - {from: a, to: b, when: "x > 1"}
+      - from: b
+        to: c
+        set: {done: true}
+"""
+    def add(doc: object) -> None:
+        machine = yamledit.plain(doc["stages"]["pipe"])  # type: ignore[index]
+        machine["transitions"].append({"from": "c", "to": "a"})
+        yamledit.assign(doc["stages"], "pipe", machine)  # type: ignore[index]
+
+    out = yamledit.edit(text, add)
+    assert out.startswith(text)
+    assert out[len(text):] == "      - {from: c, to: a}\n"

@@ -214,12 +214,18 @@ def merge_seq(node: CommentedSeq, value: list[Any]) -> None:
     old = list(node)
     by_id = {_identity(x): x for x in old if _identity(x) is not None}
     new: list[Any] = []
+    unused = [x for x in old if _identity(x) is None]
     for item in value:
         ident = _identity(item)
         found = by_id.pop(ident, None) if ident is not None else None
+        same = None if ident is not None else next(
+            (x for x in unused if _plain(x) == _plain(item)), None)
         if isinstance(found, CommentedMap) and isinstance(item, Mapping):
             merge_map(found, item)
             new.append(found)
+        elif same is not None:  # an item without identity, unchanged: kept as written
+            unused.remove(same)
+            new.append(same)
         elif item in old and not isinstance(item, Mapping):
             new.append(item)
         else:
