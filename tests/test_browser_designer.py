@@ -1,6 +1,7 @@
 """The designer in a real browser (Debian Chromium via Playwright): an admin adds a picklist
 with two coloured values, watches the YAML preview follow the typing, previews the plan and
-applies it; a sales rep in another browser then finds the field on the account form and saves
+applies it on a gunicorn server with two workers; every worker serves the new version on its
+next request, and a sales rep in another browser finds the field on the account form and saves
 a value. Screenshots: /tmp/designer_field.png, /tmp/designer_draft.png (and test-artifacts/)."""
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ def _preview_text(page: Any) -> str:
     return str(page.locator("#yaml-preview").inner_text())
 
 
-def test_an_admin_adds_a_coloured_picklist_and_a_rep_uses_it(browser: Any, ctx: Context,
-                                                             artifacts: Path) -> None:
+def test_an_admin_adds_a_coloured_picklist_and_a_rep_uses_it(
+        browser: Any, ctx: Context, artifacts: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    with live_server(ctx) as base:
+    from app.runtime import version_of
+    from tests.serverkit import gunicorn, healthz_spread
+
+    before = version_of(ctx.engine)
+    assert before is not None
+    with gunicorn(ctx, tmp_path, workers=2) as server:
+        base = server.base
         admin = browser.new_context(viewport={"width": 1440, "height": 1000})
         page = admin.new_page()
         errors: list[str] = []
@@ -93,6 +100,10 @@ def test_an_admin_adds_a_coloured_picklist_and_a_rep_uses_it(browser: Any, ctx: 
         page.screenshot(path=str(artifacts / "designer-applied.png"), full_page=True)
         assert errors == []
         admin.close()
+        # every worker, not only the one that applied, serves the new version now
+        answers = healthz_spread(base, 32)
+        assert {v for _pid, v, _h in answers} == {before + 1}
+        assert len({pid for pid, _v, _h in answers}) == 2
 
         # a sales rep, in another browser, on their next click
         rep = browser.new_context(viewport={"width": 1280, "height": 900})
