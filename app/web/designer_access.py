@@ -29,7 +29,8 @@ from app.i18n import N_, _, gettext
 from app.meta.access import ACTIONS, ADMIN, FLAG_ACTIONS, SCOPED_ACTIONS, SCOPES
 from app.meta.types import EntityDef, Meta
 from app.web.designer_common import add_change, designer_context
-from app.web.designer_working import Working, draft_url, guard, preview_response, working
+from app.web.designer_work import guard
+from app.web.designer_working import Working, draft_url, preview_response, working
 
 bp = Blueprint("designer_access", __name__, url_prefix="/designer")
 bp.context_processor(designer_context)

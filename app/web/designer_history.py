@@ -23,7 +23,8 @@ from app.migrate.publish import current_version_id
 from app.web.designer_common import author, designer, designer_context
 from app.web.designer_draft import relative
 from app.web.designer_formbits import yaml_text
-from app.web.designer_working import draft_url, guard
+from app.web.designer_work import guard
+from app.web.designer_working import draft_url
 
 bp = Blueprint("designer_history", __name__, url_prefix="/designer")
 bp.context_processor(designer_context)

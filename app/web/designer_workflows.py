@@ -30,7 +30,8 @@ from app.meta.types import IDENTIFIER, EntityDef, FieldDef
 from app.web import designer_approvalform as approvalform
 from app.web import designer_stageform as stageform
 from app.web.designer_common import add_change, designer_context
-from app.web.designer_working import Working, draft_url, guard, preview_response, working
+from app.web.designer_work import guard
+from app.web.designer_working import Working, draft_url, preview_response, working
 
 bp = Blueprint("designer_workflows", __name__, url_prefix="/designer")
 bp.context_processor(designer_context)

@@ -8,20 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, jsonify, url_for
+from flask import abort, jsonify, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
 from app.designer import history
 from app.designer.changes import Change, ChangeError, apply_change
 from app.designer.drafts import Draft
 from app.i18n import _
-from app.meta.errors import ConfigErrors
 from app.meta.files import ConfigFiles
 from app.meta.types import Meta
-from app.web.designer_common import admin_only, author, designer
+from app.web import designer_work
 from app.web.designer_formbits import yaml_text
-from app.web.state import state
 
 
 @dataclass(frozen=True)
@@ -35,41 +32,17 @@ class Working:
     problem: str | None = None
 
 
-def guard() -> ResponseReturnValue | None:
-    """Before every request of a designer blueprint: sign in first, then admins only (403)."""
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    admin_only()
-    return None
-
-
 def working() -> Working:
-    d = designer()
-    draft = d.draft(author())
-    live = state().meta
-    with d.engine.connect() as conn:
-        base = d.files_of(conn, draft.base_version)
-        if not draft.changes:
-            if live is None:
-                abort(503)
-            return Working(draft, base, live)
-        try:
-            _base, files = d.candidate(conn, draft)
-        except ChangeError as exc:
-            return _fallback(draft, base, live, str(exc))
-    try:
-        meta = state().ctx.yaml_meta(files)
-    except ConfigErrors as exc:
-        return _fallback(draft, files, live, _("%(n)s error(s) in the config", n=len(exc.errors)))
-    return Working(draft, files, meta)
-
-
-def _fallback(draft: Draft, files: ConfigFiles, live: Meta | None, why: str) -> Working:
-    if live is None:
+    """The admin's working config for the permission and workflow pages: the draft's config
+    (`designer_work.working`, made once per request), or the live one when it does not load."""
+    found = designer_work.working()
+    if found.meta is not None and found.problem is None:
+        return Working(found.draft, found.files, found.meta)
+    if found.live is None:
         abort(503)
     problem = _("Your draft does not load (%(why)s): this page shows the live config; fix "
-                "the draft first.", why=why)
-    return Working(draft, files, live, problem)
+                "the draft first.", why=found.problem or "")
+    return Working(found.draft, found.files, found.live, problem)
 
 
 def draft_url() -> str:
