@@ -12,7 +12,8 @@ from app.plugins import hookimpl
 PAGE_MODULES: tuple[str, ...] = (
     "lists", "forms", "detail", "board", "search", "attachments", "lookups", "privacy",
     "sharing", "convert", "notifications", "approvals", "approvals_record", "approvals_admin",
-    "designer_access", "designer_workflows", "designer_history", "designer", "designer_fields",
+    "designer_access", "designer_workflows", "designer_history", "designer_files", "designer",
+    "designer_fields",
 )
 
 
