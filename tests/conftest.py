@@ -42,6 +42,23 @@ def english_after_each_test() -> Iterator[None]:
 
 
 REQUIRE_PG = os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
+#: the fixtures through which a test reaches the test database (SQLite or PostgreSQL)
+DATABASE_FIXTURES = {"database_url", "new_database_url", "engine", "postgres_url"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With CRM_TEST_DATABASE_ONLY=1 (the PostgreSQL leg of .ci/run), run only the tests that
+    use the test database: the others (parsers, field types, config checks, pure functions)
+    would repeat exactly what the SQLite leg just ran."""
+    if os.environ.get("CRM_TEST_DATABASE_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses = DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _pg_reachable(url: str) -> str | None:
