@@ -69,7 +69,11 @@ class Context:
 
     def yaml_files(self) -> ConfigFiles:
         """The config's YAML files as they are on disk now."""
-        return ConfigFiles.from_disk(self.settings.schema_dirs, self.settings.workflow_dirs)
+        top = self.settings.layers[-1] if self.settings.layers else None
+        own = frozenset(kind for kind in ("schemas", "workflows")
+                        if top is not None and getattr(top, kind) is not None)
+        return ConfigFiles.from_disk(self.settings.schema_dirs, self.settings.workflow_dirs,
+                                     own=own)
 
     @property
     def queue(self) -> Huey:

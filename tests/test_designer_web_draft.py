@@ -158,11 +158,15 @@ def test_purging_hidden_data_needs_its_own_confirmation(designer_web: DesignerWe
     page = web.page("/designer/purge")
     row = re.search(r'<tr data-step="drop_column" data-entity="account">.*?</tr>', page, re.S)
     assert row and 'data-rows="2"' in row.group(0)
-    web.post("/designer/purge", {})
+    shown = re.search(r'name="version" value="(\d+)"', page)
+    assert shown, "the form says which version's plan it shows"
+    web.post("/designer/purge", {"version": shown.group(1)})
     assert "Not purged:" in web.page("/designer/purge")
+    web.post("/designer/purge", {"confirm": "yes"})  # no version: which plan was seen?
+    assert "nothing was purged" in web.page("/designer/purge")
     with web.ctx.engine.connect() as conn:
         assert "website" in {c["name"] for c in sa.inspect(conn).get_columns("ent_account")}
-    web.post("/designer/purge", {"confirm": "yes"})
+    web.post("/designer/purge", {"confirm": "yes", "version": shown.group(1)})
     assert 'id="purge-empty"' in web.page("/designer/purge")
     with web.ctx.engine.connect() as conn:
         assert "website" not in {c["name"] for c in sa.inspect(conn).get_columns("ent_account")}

@@ -32,7 +32,10 @@ def test_a_file_edited_as_text_goes_through_the_draft(designer_web: DesignerWeb)
         text + "rules:" + RULE
     resp = web.post("/designer/files/schemas/0/account.yaml", {"text": edited})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/designer/draft")
-    assert web.draft() == [{"op": "file", "file": "schemas/0/account.yaml", "text": edited}]
+    [change] = web.draft()
+    assert (change["op"], change["file"], change["text"]) == ("file", "schemas/0/account.yaml",
+                                                              edited)
+    assert change["base_sha"]  # what the text was written on: a rebase cannot undo others
     preview = Designer(web.ctx).preview("admin")
     assert preview.errors == [] and preview.meta is not None
     assert "big_accounts_need_a_phone" in {r.name for r in preview.meta.entity("account").rules}

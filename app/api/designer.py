@@ -44,6 +44,13 @@ PAGE, MAX_PAGE = 50, 500
 MAX_MESSAGE = 500
 
 
+@bp.url_value_preprocessor
+def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A version or change number beyond what the database holds is not found (not a 500)."""
+    if values and any(isinstance(v, int) and v > SQL_INT_MAX for v in values.values()):
+        raise NotFound(_("There is no such version or change."))
+
+
 @bp.before_request
 def _admins_only() -> None:
     if ADMIN not in api_actor().roles:
@@ -294,15 +301,23 @@ def purge_plan() -> ResponseReturnValue:
 
 @bp.post("/config/purge")
 def purge() -> ResponseReturnValue:
-    """Body: `{"confirm": true}`: drop them (a backup copy of each is kept)."""
-    body = _object(("confirm",))
+    """Body: `{"confirm": true, "version": N}`: drop them (a backup copy of each is kept).
+    `version`, the live version whose purge plan was read, refuses the purge (409) when
+    another version went live since."""
+    body = _object(("confirm", "version"))
     if body.get("confirm") is not True:
         return _problem(422, _("Purging deletes the hidden data: send 'confirm': true."))
     designer = _designer()
     try:
         if not designer.purge_plan().steps:
             return _problem(422, _("Nothing is hidden: there is nothing to purge."))
-        applied = designer.purge(_author(), confirm=True)
+        seen = body.get("version")
+        if seen is not None and small_int(seen) is None:
+            return _problem(400, _("%(name)s must be a whole number from 0 to %(max)s.",
+                                   name="version", max=SQL_INT_MAX))
+        applied = designer.purge(_author(), confirm=True, seen_version=seen)
+    except Conflict as exc:
+        return _conflict(exc)
     except Refused as exc:
         return _problem(422, str(exc))
     except PublishError as exc:

@@ -177,7 +177,9 @@ def designer_schemas() -> dict[str, Any]:
                    "description": "File key -> YAML text."},
             paths={"type": "object", "additionalProperties": _TEXT}),
         "ConfigPurge": {"type": "object", "additionalProperties": False, "required": ["confirm"],
-                        "properties": {"confirm": {"type": "boolean", "const": True}}},
+                        "properties": {"confirm": {"type": "boolean", "const": True},
+                                       "version": {"type": "integer", "minimum": 0,
+                                                   "maximum": 2**31 - 1}}},
         "ConfigConflict": _object(["error"], error=_object(
             ["status", "message", "newer", "differences"], **problem,
             base_version=_INT_OR_NULL, live_version=_INT_OR_NULL, **conflict_props)),
@@ -245,7 +247,7 @@ def designer_paths() -> dict[str, Any]:
             "get": op("config_purge_plan", "The hidden columns and tables a purge drops",
                       _answers("200", "ConfigPlan", "422")),
             "post": op("purge_config", "Drop the hidden columns and tables (backups kept)",
-                       _answers("200", "ConfigApplied", "422"),
+                       _answers("200", "ConfigApplied", "409", "422"),
                        requestBody=_body("ConfigPurge")),
         },
     }

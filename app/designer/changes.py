@@ -70,7 +70,8 @@ def _docs(files: ConfigFiles, kind: str, layer: int) -> Iterable[tuple[FileKey, 
 def _top(files: ConfigFiles, kind: str) -> int:
     top = files.top(kind)
     if top is None:
-        raise ChangeError(f"this deployment has no {kind} folder to write to")
+        raise ChangeError(f"this deployment has no {kind} folder of its own to write to (its "
+                          f"config.yaml sets no `{kind}:`; add one, e.g. `{kind}: {kind}`)")
     return top
 
 
@@ -399,7 +400,19 @@ def file_text(files: ConfigFiles, change: Change) -> ConfigFiles:
         raise ChangeError("'text' must be the file's text")
     if text is None and key not in files.texts:
         raise ChangeError(f"there is no file {key}")
+    base = change.get("base_sha")
+    if base is not None and base != text_sha(files.texts.get(key)):
+        raise ChangeError(f"{key.name} was changed by someone else since this text was "
+                          "written (another admin's applied change): open the file again and "
+                          "make the edit on its current text")
     return files.changed({key: text})
+
+
+def text_sha(text: str | None) -> str:
+    """What a `file` change remembers of the text it was written on ("" for no file)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text is not None else ""
 
 
 OPS: dict[str, Callable[[ConfigFiles, Change], ConfigFiles]] = {

@@ -18,9 +18,13 @@ read-only (a promoted deployment) or a file was changed on disk meanwhile.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +33,17 @@ import sqlalchemy as sa
 
 from app.context import Context
 from app.designer import drafts, history
-from app.designer.changes import Change, ChangeError, apply_all, describe
+from app.designer.changes import Change, ChangeError, apply_all, describe, text_sha
 from app.designer.drafts import Draft
 from app.meta.errors import ConfigError, ConfigErrors
-from app.meta.files import ConfigFiles
+from app.meta.files import ConfigFiles, FileKey
 from app.meta.types import Meta
 from app.migrate import sources
 from app.migrate.diff import make_plan
 from app.migrate.publish import PublishConflict, PublishError, active_version, publish
 from app.migrate.steps import Plan, Step
 
+log = logging.getLogger(__name__)
 #: plan steps that hide data (kept in the database) and so need the admin's confirmation
 HIDING = ("hide_column", "hide_table")
 
@@ -162,9 +167,23 @@ class Designer:
         top = {k: disk.top(k) for k in disk.dirs}
         mine = {k: t for k, t in recorded.texts.items() if k.layer == top.get(k.kind)}
         base = {k: t for k, t in disk.texts.items() if k.layer != top.get(k.kind)}
-        return ConfigFiles(disk.dirs, {**base, **mine})
+        return ConfigFiles(disk.dirs, {**base, **mine}, disk.own)
 
     # -- the draft -----------------------------------------------------------------------
+    @contextmanager
+    def _draft_txn(self, author: str) -> Iterator[sa.Connection]:
+        """A transaction that holds the author's draft: two tabs saving at once wait for each
+        other instead of one overwriting the other (PostgreSQL: an advisory lock per author;
+        SQLite: the write lock taken at BEGIN)."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn = conn.execution_options(begin_immediate=True)
+            with conn.begin():
+                if conn.dialect.name != "sqlite":
+                    key = zlib.crc32(f"crm-draft:{author}".encode()) & 0x7FFFFFFF
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                yield conn
+
     def draft(self, author: str) -> Draft:
         with self.engine.begin() as conn:
             found = drafts.load(conn, author)
@@ -174,22 +193,31 @@ class Designer:
             return Draft(author, version)
 
     def add(self, author: str, change: Change) -> Draft:
-        """Add a change to the author's draft (ChangeError if it cannot be made)."""
+        """Add a change to the author's draft (ChangeError if it cannot be made). A `file`
+        change remembers the text it was written on, so a rebase onto another admin's version
+        of that file is refused instead of undoing their change."""
         plain = drafts.plain_change(change)
-        with self.engine.begin() as conn:
+        if "\\u0000" in json.dumps(plain):
+            raise ChangeError("the change holds a NUL character, which no config may contain")
+        with self._draft_txn(author) as conn:
             draft = drafts.load(conn, author)
             if draft is None:
                 version, _ = active_version(conn)
                 draft = Draft(author, version)
             if plain.get("op") == "restore":
                 raise ChangeError("a version is restored with revert_to, not as a change")
+            if plain.get("op") == "file" and "base_sha" not in plain:
+                _base, current = self.candidate(conn, draft)
+                with suppress(ValueError):
+                    plain["base_sha"] = text_sha(current.texts.get(
+                        FileKey.parse(str(plain.get("file", "")))))
             # made once on the draft's files: raises ChangeError and nothing is saved
             self.candidate(conn, Draft(author, draft.base_version, [*draft.changes, plain]))
             draft.changes.append(plain)
             return drafts.save(conn, draft)
 
     def remove(self, author: str, index: int) -> Draft:
-        with self.engine.begin() as conn:
+        with self._draft_txn(author) as conn:
             draft = drafts.load(conn, author)
             if draft is None or not 0 <= index < len(draft.changes):
                 raise ChangeError(f"the draft has no change number {index + 1}")
@@ -200,13 +228,13 @@ class Designer:
             return drafts.save(conn, draft)
 
     def discard(self, author: str) -> None:
-        with self.engine.begin() as conn:
+        with self._draft_txn(author) as conn:
             drafts.delete(conn, author)
 
     def rebase(self, author: str) -> Draft:
         """Move the draft onto the live version (after the admin saw the other change); its
         changes are made again on the new files when previewed."""
-        with self.engine.begin() as conn:
+        with self._draft_txn(author) as conn:
             draft = drafts.load(conn, author)
             version, _ = active_version(conn)
             if draft is None:
@@ -216,7 +244,7 @@ class Designer:
 
     def revert_to(self, author: str, version: int) -> Draft:
         """Start a draft (replacing the author's) that brings back `version`'s files."""
-        with self.engine.begin() as conn:
+        with self._draft_txn(author) as conn:
             if sources.load(conn, version, self.disk_files().dirs) is None:
                 raise ChangeError(f"version {version} has no recorded YAML files (it was "
                                   "published before versions kept them, or does not exist); "
@@ -262,6 +290,11 @@ class Designer:
                 out.meta = self.ctx.yaml_meta(files)
             except ConfigErrors as exc:
                 out.errors = list(exc.errors)
+                return out
+            except Exception as exc:  # a loader defect must not lock the admin out of the page
+                log.exception("the candidate config of %s's draft did not load", author)
+                out.change_error = (f"the changed config cannot be loaded ({type(exc).__name__}"
+                                    f": {exc}); undo the last change or edit the file")
                 return out
             out.plan = make_plan(conn, live_meta, out.meta, base_version=live)
         if self.run_checks is not None:
@@ -325,7 +358,8 @@ class Designer:
         if preview.failed_checks and not confirm:
             raise Refused(f"{len(preview.failed_checks)} config check(s) fail: confirm to "
                           "apply anyway")
-        summary = message or "; ".join(describe(c) for c in preview.draft.changes)[:500]
+        summary = _printable(message) or "; ".join(
+            describe(c) for c in preview.draft.changes)[:500]
         try:
             result = publish(self.engine, preview.meta, author=author, message=summary,
                              expected_base=preview.draft.base_version,
@@ -337,6 +371,9 @@ class Designer:
                 raise self.conflict(conn, preview.draft.base_version, live) from None
         except PublishError:
             raise
+        except sa.exc.DBAPIError as exc:  # the database refused a step: nothing was applied
+            raise Refused("the database refused the change, nothing was applied: "
+                          f"{str(exc.orig or exc).splitlines()[0]}") from None
         written, skipped = self.write_back(preview.base_files, preview.files)
         with self.engine.begin() as conn:
             drafts.delete(conn, author)
@@ -370,8 +407,9 @@ class Designer:
                     path.unlink(missing_ok=True)
                 else:
                     _write_atomic(path, want)
-            except OSError as exc:
-                skipped.append((str(path), f"cannot be written: {exc.strerror or exc}"))
+            except (OSError, ValueError) as exc:
+                skipped.append((str(path), f"cannot be written: "
+                                f"{getattr(exc, 'strerror', None) or exc}"))
                 continue
             written.append(str(path))
         return written, skipped
@@ -384,14 +422,17 @@ class Designer:
                 raise Refused("no config version is live yet")
             return make_plan(conn, meta, meta, base_version=live, purge=True)
 
-    def purge(self, author: str, *, confirm: bool) -> Applied:
+    def purge(self, author: str, *, confirm: bool, seen_version: int | None = None) -> Applied:
         """Drop the columns and tables of removed fields and entities (a backup copy of each
-        is taken first)."""
+        is taken first). `seen_version`: the version whose purge plan the admin confirmed;
+        when another version went live since, nothing is purged (Conflict)."""
         if not confirm:
             raise Refused("purging deletes the hidden data: confirm it")
         with self.engine.connect() as conn:
             live, meta = active_version(conn)
             files = self.files_of(conn, live)
+            if seen_version is not None and seen_version != live:
+                raise self.conflict(conn, seen_version, live)
         if meta is None:
             raise Refused("no config version is live yet")
         result = publish(self.engine, meta, author=author, message="purge removed fields",
@@ -399,6 +440,14 @@ class Designer:
                          migrations_dir=self.ctx.settings.writable_migrations_dir,
                          files=files)
         return Applied(result.version, result.plan)
+
+
+def _printable(text: str | None) -> str | None:
+    """A message without control characters (a NUL would break PostgreSQL's text)."""
+    if text is None:
+        return None
+    cleaned = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable()).strip()
+    return cleaned[:2000] or None
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -82,10 +82,16 @@ def splice(original: str, before: str, after: str) -> str:
     if len(orig_lines) != len(before_lines):
         return after  # the emitter changed the line structure: fall back to its output
     ops = difflib.SequenceMatcher(None, before_lines, after_lines, autojunk=False).get_opcodes()
-    kept = [False] * len(before_lines)
-    for op, i1, i2, _j1, _j2 in ops:
-        if op == "equal":
-            kept[i1:i2] = [True] * (i2 - i1)
+    # a line is gone when deleted, or replaced by lines that no longer hold its key (a line
+    # rewritten in place, `phone: {...}` with a new option, is still there)
+    gone = [False] * len(before_lines)
+    for op, i1, i2, j1, j2 in ops:
+        if op == "delete":
+            gone[i1:i2] = [True] * (i2 - i1)
+        elif op == "replace":
+            keys = {_key_of(line) for line in after_lines[j1:j2]}
+            for i in range(i1, i2):
+                gone[i] = _key_of(before_lines[i]) not in keys
     owner = _comment_owners(before_lines)
     out: list[tuple[str, int | None]] = []  # (text, owner line of a comment)
     pending: dict[int, list[str]] = {}
@@ -98,14 +104,17 @@ def splice(original: str, before: str, after: str) -> str:
         if op == "equal":
             for i in range(i1, i2):
                 o = owner[i]
-                if o is not None and not kept[o]:
+                if o is not None and gone[o]:
                     continue  # the comment of a line that was removed
                 emit_line(i)
             continue
-        for i in range(i1, i2):  # removed lines: their comments stay when their line does
+        emitted_here = {line.strip() for line in after_lines[j1:j2]}
+        for i in range(i1, i2):  # replaced lines: their comments stay when their line does
             o = owner[i]
-            if o is not None and kept[o]:
+            if o is not None and not gone[o] and orig_lines[i].strip() not in emitted_here:
                 pending.setdefault(o, []).append(orig_lines[i])
+        for i in range(i1, i2):  # a line rewritten here: its comments go just above
+            out.extend((text, None) for text in pending.pop(i, []))
         held: list[tuple[str, int | None]] = []
         if op == "insert":  # above the comments of the line that follows
             while out and out[-1][1] is not None and out[-1][1] == i1:
@@ -118,6 +127,12 @@ def splice(original: str, before: str, after: str) -> str:
     if original.endswith("\n") or not original:
         return result if result.endswith("\n") or not result else result + "\n"
     return result
+
+
+def _key_of(line: str) -> str:
+    """What a line says it is: its indentation and mapping key (`  phone`), or the line."""
+    head, sep, _rest = line.rstrip("\n").partition(":")
+    return head if sep and "#" not in head else line.strip()
 
 
 def _comment_owners(lines: list[str]) -> list[int | None]:

@@ -256,7 +256,10 @@ def _check_rule(rule: SharingRule, access: AccessDef, meta: Meta) -> list[Config
             return [ConfigError("CRM-E084", f"{where}: via '{rule.via}' is not a lookup of "
                                 f"'{entity.name}'{_hint(rule.via, entity.fields)}",
                                 rule.source)]
-        target = meta.entities[str(via.opt("to"))]
+        found = meta.entities.get(str(via.opt("to")))
+        if found is None:  # the lookup's own error (an unknown entity) is reported already
+            return errors
+        target = found
     if not rule.when:
         errors.append(ConfigError("CRM-E085", f"{where} needs `when`", rule.source))
     else:

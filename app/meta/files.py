@@ -8,6 +8,7 @@ compared and restored. Files are keyed by folder kind, layer (the position of th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +36,13 @@ class FileKey:
         return cls(kind, int(layer), name)
 
 
+#: a plain YAML file name: letters, digits, _ . - (no folders, no hidden files, no controls)
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,80}\.ya?ml$")
+
+
 def valid_name(name: str) -> bool:
-    """A plain YAML file name (no folders, no hidden files)."""
-    return (bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
-            and name.endswith((".yaml", ".yml")))
+    """A plain YAML file name (no folders, no hidden files, nothing but letters, digits, _ . -)."""
+    return bool(NAME.match(name)) and ".." not in name
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,16 @@ class ConfigFiles:
 
     dirs: Mapping[str, tuple[Path, ...]]
     texts: Mapping[FileKey, str] = field(default_factory=dict)
+    #: kinds whose last folder is the deployment's own (its config.yaml names it); an overlay
+    #: without its own `workflows:` reads the base pack's, which the designer must not write
+    own: frozenset[str] = frozenset(KINDS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "texts", MappingProxyType(dict(self.texts)))
 
     @classmethod
-    def from_disk(cls, schema_dirs: Sequence[Path], workflow_dirs: Sequence[Path] = ()
-                  ) -> ConfigFiles:
+    def from_disk(cls, schema_dirs: Sequence[Path], workflow_dirs: Sequence[Path] = (), *,
+                  own: frozenset[str] = frozenset(KINDS)) -> ConfigFiles:
         """Read every YAML file of the folders (missing folders hold no files; unreadable
         files are left out: loading the config reports them)."""
         dirs = {"schemas": tuple(schema_dirs), "workflows": tuple(workflow_dirs)}
@@ -68,7 +75,7 @@ class ConfigFiles:
                             encoding="utf-8")
                     except (OSError, UnicodeDecodeError):
                         continue
-        return cls(dirs, texts)
+        return cls(dirs, texts, own)
 
     def listing(self, kind: str, layer: int) -> list[tuple[str, str]]:
         """(file name, text) of one folder, sorted by name as the loader reads them."""
@@ -79,9 +86,10 @@ class ConfigFiles:
         return self.dirs[key.kind][key.layer] / key.name
 
     def top(self, kind: str) -> int | None:
-        """The layer the designer writes to: the deployment's own (last) folder."""
+        """The layer the designer writes to: the deployment's own (last) folder; None when
+        the deployment has no folder of this kind of its own."""
         folders = self.dirs.get(kind, ())
-        return len(folders) - 1 if folders else None
+        return len(folders) - 1 if folders and kind in self.own else None
 
     def keys(self, kind: str | None = None, layer: int | None = None) -> Iterator[FileKey]:
         for key in sorted(self.texts, key=str):
@@ -96,7 +104,7 @@ class ConfigFiles:
                 texts.pop(key, None)
             else:
                 texts[key] = text
-        return ConfigFiles(self.dirs, texts)
+        return ConfigFiles(self.dirs, texts, self.own)
 
     def same_layout(self, other: ConfigFiles) -> bool:
         """Whether both have the same kinds and number of layers (files of one can replace
@@ -108,6 +116,6 @@ class ConfigFiles:
         return {str(k): t for k, t in self.texts.items()}
 
     @classmethod
-    def from_stored(cls, dirs: Mapping[str, tuple[Path, ...]], stored: Mapping[str, str]
-                    ) -> ConfigFiles:
-        return cls(dirs, {FileKey.parse(k): t for k, t in stored.items()})
+    def from_stored(cls, dirs: Mapping[str, tuple[Path, ...]], stored: Mapping[str, str],
+                    own: frozenset[str] = frozenset(KINDS)) -> ConfigFiles:
+        return cls(dirs, {FileKey.parse(k): t for k, t in stored.items()}, own)

@@ -157,9 +157,19 @@ def publish(
             raise PublishError("the plan deletes data; confirm it explicitly (--purge "
                                "--yes)", plan)
         if plan.is_empty and old is not None and old.digest == meta.digest:
-            if files is not None and base is not None and not sources.has_files(conn, base):
+            if files is None or base is None:
+                return Published(version=base, plan=plan)
+            if not sources.has_files(conn, base):
                 sources.save(conn, base, files)  # e.g. a version replayed from migrations/
-            return Published(version=base, plan=plan)
+                return Published(version=base, plan=plan)
+            if sources.same_files(conn, base, files):
+                return Published(version=base, plan=plan)
+            # the same config from different files (comments, formatting): a version of its
+            # own, so the history holds the text that is now on disk
+            version = _record(conn, meta, base, author, message or "the YAML text changed "
+                              "(comments or formatting), not the config", None)
+            sources.save(conn, version, files)
+            return Published(version=version, plan=plan)
         applier = Applier(conn, meta, models)
         applier.apply(plan.steps)
         migration_id = None

@@ -62,3 +62,12 @@ def known_texts(conn: sa.Connection, texts: list[str]) -> set[str]:
     found = set(conn.execute(sa.select(config_blobs.c.sha).where(
         config_blobs.c.sha.in_(set(shas)))).scalars())
     return {shas[s] for s in found}
+
+
+def same_files(conn: sa.Connection, version_id: int, files: ConfigFiles) -> bool:
+    """Whether `version_id` recorded exactly these file texts."""
+    shas = conn.execute(sa.select(config_sources.c.files).where(
+        config_sources.c.version_id == version_id)).scalar()
+    if shas is None:
+        return False
+    return dict(shas) == {str(k): sha_of(t) for k, t in files.texts.items()}

@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from app.i18n import _
 from app.meta.types import IDENTIFIER, RESERVED_NAMES, EntityDef
+from app.textnum import SQL_INT_MAX
 from app.web import designer_draft
 from app.web import designer_fieldform as ff
 from app.web.designer_common import designer, designer_context
@@ -24,6 +25,15 @@ from app.web.designer_work import OWN, Working, add, guard, working
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
 bp.before_request(guard)
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A version or change number beyond what the database holds is not found (not a 500)."""
+    if values and any(isinstance(v, int) and v > SQL_INT_MAX for v in values.values()):
+        abort(404)
+
+
 bp.context_processor(designer_context)
 
 bp.add_url_rule("/draft", "draft", designer_draft.draft)

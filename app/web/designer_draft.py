@@ -24,6 +24,7 @@ from app.designer.service import HIDING, Conflict, Preview, Refused
 from app.i18n import _
 from app.migrate.publish import PublishError
 from app.migrate.steps import DESTRUCTIVE, UNSUPPORTED, Step
+from app.textnum import small_int
 from app.web.designer_common import author, designer
 from app.web.designer_fields import diff_lines
 from app.web.state import state
@@ -210,7 +211,14 @@ def purge() -> ResponseReturnValue:
     service = designer()
     if request.method == "POST":
         try:
-            done = service.purge(author(), confirm=request.form.get("confirm") == "yes")
+            seen = small_int(request.form.get("version", ""))
+            if seen is None:  # the form always says which plan it showed
+                raise Conflict(None, None, [], [])
+            done = service.purge(author(), confirm=request.form.get("confirm") == "yes",
+                                 seen_version=seen)
+        except Conflict:
+            flash(_("The config changed since this page was shown: nothing was purged. Check "
+                    "the list again."), "warning")
         except Refused as exc:
             flash(_("Not purged: %(why)s", why=str(exc)), "danger")
         except PublishError as exc:
@@ -222,9 +230,11 @@ def purge() -> ResponseReturnValue:
         return redirect(url_for("designer.purge"))
     steps: list[Step] = []
     problem = None
+    version = None
     try:
-        steps = service.purge_plan().steps
+        plan = service.purge_plan()
+        steps, version = plan.steps, plan.base_version
     except Refused as exc:
         problem = str(exc)
     return render_template("designer/purge.html", steps=steps, problem=problem,
-                           step_kind=step_kind)
+                           step_kind=step_kind, version=version)

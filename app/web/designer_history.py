@@ -20,6 +20,7 @@ from app.designer import history
 from app.designer.changes import ChangeError
 from app.i18n import _
 from app.migrate.publish import current_version_id
+from app.textnum import SQL_INT_MAX, small_int
 from app.web.designer_common import author, designer, designer_context
 from app.web.designer_draft import relative
 from app.web.designer_formbits import yaml_text
@@ -36,10 +37,10 @@ LONGEST = 300
 
 
 def _int_arg(name: str) -> int:
-    raw = request.args.get(name, "")
-    if not raw.isdigit():
+    value = small_int(request.args.get(name, ""))
+    if value is None:
         abort(404)
-    return int(raw)
+    return value
 
 
 def short(value: Any) -> str:
@@ -91,6 +92,8 @@ def diff() -> ResponseReturnValue:
 @bp.post("/history/<int:version>/revert")
 @login_required
 def revert(version: int) -> ResponseReturnValue:
+    if version > SQL_INT_MAX:
+        abort(404)
     d = designer()
     with d.engine.connect() as conn:
         found = history.version(conn, version)
