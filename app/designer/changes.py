@@ -22,9 +22,9 @@ import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from app.designer import yamledit
+from app.meta import yamlpos
 from app.meta.files import ConfigFiles, FileKey, valid_name
 from app.meta.types import IDENTIFIER
-from app.meta.yamlpos import LOADER
 
 #: workflow file sections the designer edits by name
 SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions")
@@ -60,7 +60,7 @@ def _mapping(change: Change, key: str, *, optional: bool = False) -> dict[str, A
 def _docs(files: ConfigFiles, kind: str, layer: int) -> Iterable[tuple[FileKey, Any]]:
     for key in files.keys(kind, layer):
         try:
-            data = yaml.load(files.texts[key], Loader=LOADER)  # LOADER is a safe loader
+            data = yamlpos.safe_load(files.texts[key])
         except yaml.YAMLError:
             continue
         if isinstance(data, dict):

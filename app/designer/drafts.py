@@ -4,6 +4,8 @@ restart and follows the admin to any app server."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +48,42 @@ def delete(conn: sa.Connection, author: str) -> None:
 
 
 def plain_change(change: Change) -> dict[str, Any]:
-    """A change as JSON-safe data (what is stored)."""
+    """A change as JSON-safe data (what is stored). Text with a lone surrogate (half of a
+    character: JSON's "\\ud800" sends one) cannot be stored and is refused, naming the key."""
     import json
 
-    try:
-        return dict(json.loads(json.dumps(dict(change), ensure_ascii=False)))
-    except (TypeError, ValueError) as exc:
-        from app.designer.changes import ChangeError
+    from app.designer.changes import ChangeError
 
+    try:
+        text = json.dumps(dict(change), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
         raise ChangeError(f"the change holds a value that is not plain data: {exc}") from None
+    except RecursionError:
+        raise ChangeError("the change is nested too deeply") from None
+    if _SURROGATE.search(text):
+        where = _SURROGATE.sub(lambda m: ascii(m.group())[1:-1], _surrogate_at(change))
+        raise ChangeError(f"'{where}' holds text with half of a character (a lone surrogate, "
+                          "such as \\ud800), which cannot be stored; remove it")
+    return dict(json.loads(text))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_at(change: Change) -> str:
+    """The key (dotted path) of the first text, key or value, with a lone surrogate."""
+    stack: list[tuple[str, Any]] = [("", dict(change))]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path
+        elif isinstance(value, Mapping):
+            for key, item in reversed(list(value.items())):
+                name = f"{path}.{key}" if path else str(key)
+                if _SURROGATE.search(str(key)):
+                    return name
+                stack.append((name, item))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return "the change"

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from app.meta import yamlpos
 from app.meta.files import ConfigFiles, FileKey
-from app.meta.yamlpos import LOADER
 
 
 def documents(files: ConfigFiles, kind: str, layers: Sequence[int] | None = None
@@ -33,7 +33,7 @@ def documents(files: ConfigFiles, kind: str, layers: Sequence[int] | None = None
             if ".example." in key.name:
                 continue
             try:
-                data = yaml.load(files.texts[key], Loader=LOADER)  # LOADER is a safe loader
+                data = yamlpos.safe_load(files.texts[key])
             except yaml.YAMLError:
                 continue
             if isinstance(data, dict):

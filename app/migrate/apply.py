@@ -79,10 +79,13 @@ class Applier:
                 f"CONSTRAINT {self.q(str(fk.name or 'fk_' + table.name + '_' + col.name))} "
                 f"REFERENCES {self.q(fk.column.table.name)} (id){ondelete}")
         else:
-            new_col = col._copy()
+            new_col = col._copy()  # the copy leaves out the foreign key: it is added below
             new_col.index = None
             new_col.unique = None
             self.ops.add_column(table.name, new_col)
+            for fk in col.foreign_keys:
+                self.ops.create_foreign_key(str(fk.name), table.name, fk.column.table.name,
+                                            [col.name], ["id"], ondelete=fk.ondelete)
         backfill = step.data.get("backfill")
         if backfill:
             self.backfill(step, table, backfill)
@@ -139,6 +142,29 @@ class Applier:
         new = self.q(step.column or "")
         self.conn.exec_driver_sql(
             f"ALTER TABLE {self.q(table)} RENAME COLUMN {self.q(old)} TO {new}")
+
+    def op_alter_foreign_key(self, step: Step) -> None:
+        """The foreign key of a lookup pointed at another entity (or given another ON DELETE)
+        is rebuilt as the config's column has it. SQLite cannot alter a constraint: the table
+        is rebuilt (batch mode), its foreign-key columns taken from the config, since SQLite's
+        reflection loses the name and ON DELETE of keys added with ADD COLUMN."""
+        table = self.models.table(step.entity)
+        col = table.c[step.column or ""]
+        fk = next(iter(col.foreign_keys))
+        if self.sqlite:
+            live = {c["name"]: c for c in sa.inspect(self.conn).get_columns(table.name)}
+            keys = tuple(sa.Column(c.name, live[c.name]["type"], *(sa.ForeignKey(
+                k.target_fullname, name=k.name, ondelete=k.ondelete) for k in c.foreign_keys),
+                nullable=live[c.name]["nullable"]) for c in table.c
+                if c.foreign_keys and c.name in live)
+            with self.ops.batch_alter_table(table.name, recreate="always", reflect_args=keys):
+                pass
+            return
+        for live_fk in sa.inspect(self.conn).get_foreign_keys(table.name):
+            if live_fk["constrained_columns"] == [col.name] and live_fk.get("name"):
+                self.ops.drop_constraint(str(live_fk["name"]), table.name, type_="foreignkey")
+        self.ops.create_foreign_key(str(fk.name), table.name, fk.column.table.name, [col.name],
+                                    ["id"], ondelete=fk.ondelete)
 
     def op_convert_column(self, step: Step) -> None:
         if not step.data.get("rewrite"):

@@ -7,22 +7,70 @@ and refuses (unsupported) what would lose data. Removing a field hides it; only 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.fields import registry
 from app.fields.base import FieldValueError
+from app.fields.numbers import to_decimal
 from app.meta.snapshot import field_to_dict
 from app.meta.types import SYSTEM_COLUMNS, EntityDef, FieldDef, Meta
 from app.migrate.steps import DESTRUCTIVE, SAFE, UNSUPPORTED, Plan, Step
 
 MAX_LISTED = 10
+#: what ON DELETE means, for plan summaries
+ON_DELETE_SHOWN = {"SET NULL": "the link is cleared", "RESTRICT": "deleting it is refused",
+                   "CASCADE": "this record is deleted too"}
+
+
+def shown_sql(sql: sa.types.TypeEngine[Any]) -> str:
+    """`(18, 2)` of a numeric column, `(80)` of a string one; empty for other types."""
+    if isinstance(sql, sa.Numeric) and sql.precision is not None:
+        return f"({sql.precision}, {sql.scale or 0})"
+    length = getattr(sql, "length", None)
+    return f"({length})" if length else ""
+
+
+def misfit(sql: sa.types.TypeEngine[Any], value: Any, converted: Any) -> str | None:
+    """Why a converted value would not fit its new column unchanged (None when it fits):
+    text longer than the column, a number with more decimal places than its scale (it would
+    be rounded) or more digits before the point than its precision leaves."""
+    length = getattr(sql, "length", None)
+    if isinstance(converted, str) and isinstance(sql, sa.String) and length:
+        if len(converted) > length:
+            return f"{len(converted)} characters, longer than {length}"
+        return None
+    if not isinstance(converted, Decimal) or not isinstance(sql, sa.Numeric) or \
+            isinstance(sql, sa.Float):
+        return None
+    scale = sql.scale or 0
+    try:
+        exact = to_decimal(value)
+    except FieldValueError:
+        exact = converted
+    if exact != converted:
+        return f"more than {scale} decimal places; it would become {converted}"
+    if sql.precision is not None and abs(converted) >= Decimal(10) ** (sql.precision - scale):
+        return (f"too large: at most {sql.precision - scale} digits before the decimal "
+                "point")
+    return None
 
 
 def column_of(f: FieldDef) -> str | None:
     ftype = registry.get(f.type)
     return ftype.column_name(f) if ftype.has_column else None
+
+
+def reference(f: FieldDef) -> tuple[str, str, str] | None:
+    """(entity it points at, table of its foreign key, ON DELETE) of a lookup-like field."""
+    ftype = registry.get(f.type)
+    target, table, ondelete = (getattr(ftype, name, None)
+                               for name in ("target", "target_table", "ondelete"))
+    if target is None or table is None or ondelete is None or not ftype.has_column:
+        return None
+    return str(target(f)), str(table(f)), str(ondelete(f))
 
 
 def wanted_indexes(e: EntityDef) -> dict[str, tuple[str, bool]]:
@@ -67,6 +115,8 @@ class EntityDiff:
                              if i["name"]}
         self._rows: int | None = None
         self.steps: list[Step] = []
+        #: live columns a reverted rename takes back (not hidden)
+        self.renamed_back: set[str] = set()
 
     @property
     def rows(self) -> int:
@@ -97,7 +147,7 @@ class EntityDiff:
             if col in SYSTEM_COLUMNS or col in new_cols:
                 continue
             oldf = old_fields.get(col)
-            if oldf is not None and oldf.name in renamed_from:
+            if (oldf is not None and oldf.name in renamed_from) or col in self.renamed_back:
                 continue
             if any(self._old_column_for_rename(f) == col for f in self.new if f.renamed_from):
                 continue
@@ -113,19 +163,36 @@ class EntityDiff:
             return column_of(prev)
         return f.renamed_from + ("_id" if f.type in ("lookup", "master_detail", "user") else "")
 
+    def _renamed_away(self, f: FieldDef) -> FieldDef | None:
+        """The live field renamed from `f` when `f` is back under its old name (a revert to
+        the config before the rename): its column holds `f`'s values."""
+        for g in self.old or []:
+            col = column_of(g)
+            if g.renamed_from == f.name and g.name not in self.new.fields and col in self.live:
+                return g
+        return None
+
     def field(self, f: FieldDef, col: str) -> None:
         oldf = self.old.fields.get(f.name) if self.old else None
         if col not in self.live:
             old_col = self._old_column_for_rename(f)
+            prev = self.old.fields.get(f.renamed_from or "") if self.old else None
+            if not (old_col and old_col in self.live):
+                prev = self._renamed_away(f)
+                old_col = column_of(prev) if prev is not None else None
+                if old_col:
+                    self.renamed_back.add(old_col)
             if old_col and old_col in self.live:
-                prev = self.old.fields.get(f.renamed_from or "") if self.old else None
-                self.step("rename_column", f"rename {self.new.name}.{f.renamed_from} to "
+                self.step("rename_column", f"rename {self.new.name}."
+                          f"{prev.name if prev is not None else f.renamed_from} to "
                           f"{f.name} (data kept)", column=col, rows=self.rows,
                           data={"old_column": old_col})
                 if prev is not None and (prev.encrypted or f.encrypted):
-                    self.encryption(prev, f, col)
-                elif prev is not None and prev.type != f.type:
-                    self.convert(prev, f, col)
+                    self.encryption(prev, f, col, source=old_col)
+                elif prev is not None and (prev.type != f.type or self._resized(prev, f)):
+                    self.convert(prev, f, col, source=old_col)
+                if prev is not None:
+                    self.retarget(prev, f, col, source=old_col)
                 return
             self.add(f, col)
             return
@@ -135,7 +202,7 @@ class EntityDiff:
                       data={"field": field_to_dict(f)})
         if oldf is not None and (oldf.encrypted or f.encrypted):
             self.encryption(oldf, f, col)  # ciphertext: no length or type checks here
-        elif oldf is not None and oldf.type != f.type:
+        elif oldf is not None and (oldf.type != f.type or self._resized(oldf, f)):
             self.convert(oldf, f, col)
         elif oldf is None:
             if not f.encrypted:  # ciphertext cannot be checked against the type
@@ -146,6 +213,8 @@ class EntityDiff:
             self.step("alter_length", f"lengthen {self.new.name}.{f.name} to "
                       f"{f.max_length or 255} characters", column=col, rows=self.rows,
                       data={"field": field_to_dict(f)})
+        if oldf is not None:
+            self.retarget(oldf, f, col)
         if f.type in ("picklist", "multi_picklist") and oldf is not None:
             self.orphans(oldf, f, col)
         if f.required and (oldf is None or not oldf.required) and self.rows:
@@ -184,41 +253,95 @@ class EntityDiff:
         self.step("add_column", summary, column=col, rows=self.rows if self.rows else 0,
                   safety=safety, problems=problems, data=data)
 
-    def convert(self, oldf: FieldDef | None, f: FieldDef, col: str, only_check: bool = False
-                ) -> None:
+    def _resized(self, oldf: FieldDef, f: FieldDef) -> bool:
+        """The same type stored in another numeric column (decimal precision or scale)."""
+        old_sql, new_sql = registry.get(oldf.type).sa_type(oldf), registry.get(f.type).sa_type(f)
+        dialect = self.conn.dialect
+        return (oldf.type == f.type and isinstance(old_sql, sa.Numeric)
+                and isinstance(new_sql, sa.Numeric)
+                and old_sql.compile(dialect=dialect) != new_sql.compile(dialect=dialect))
+
+    def convert(self, oldf: FieldDef | None, f: FieldDef, col: str, only_check: bool = False,
+                source: str | None = None) -> None:
+        """Try every stored value (of `source`, the live column, default `col`) against the
+        new type; unless `only_check`, also that it fits the new column (length, decimal
+        places, digits), so nothing is cut or rounded."""
         ftype = registry.get(f.type)
+        sql = ftype.sa_type(f)
         bad: list[str] = []
-        bad_rows = 0
+        bad_rows = misfits = 0
+        source = source or col
         result = self.conn.exec_driver_sql(
-            f'SELECT "{col}", count(*), min(id) FROM "{self.table}" WHERE "{col}" IS NOT NULL '
-            f'GROUP BY "{col}"')
+            f'SELECT "{source}", count(*), min(id) FROM "{self.table}" '
+            f'WHERE "{source}" IS NOT NULL GROUP BY "{source}"')
         for value, count, first_id in result:
             try:
-                ftype.to_python(f, value)
+                converted = ftype.to_python(f, value)
+                why = None if only_check else misfit(sql, value, converted)
             except (FieldValueError, ValueError, TypeError) as exc:
+                why = str(exc)
+            else:
+                misfits += count if why else 0
+            if why:
                 bad_rows += count
                 if len(bad) < MAX_LISTED:
-                    bad.append(f"row id {first_id}: {value!r} ({exc})"
+                    bad.append(f"row id {first_id}: {value!r} ({why})"
                                + (f" and {count - 1} more rows" if count > 1 else ""))
         src = oldf.type if oldf else "the kept column"
+        if oldf is not None and oldf.type == f.type:
+            src = f"{src} {shown_sql(registry.get(oldf.type).sa_type(oldf))}"
+            target = f"{f.type} {shown_sql(sql)}"
+        else:
+            target = f.type
         if bad_rows:
+            what = (f"are not a valid {f.type}" if not misfits else
+                    f"would be cut or rounded as {target}" if misfits == bad_rows else
+                    f"are not a valid {f.type} or would be cut or rounded")
             self.step("convert_column", f"change {self.new.name}.{f.name} from {src} to "
-                      f"{f.type}", column=col, rows=bad_rows, safety=UNSUPPORTED,
-                      problems=[f"{bad_rows} rows hold values that are not a valid {f.type}; "
-                                "fix them first:", *bad])
+                      f"{target}", column=col, rows=bad_rows, safety=UNSUPPORTED,
+                      problems=[f"{bad_rows} rows hold values that {what}; fix them first:",
+                                *bad])
             return
         if only_check:
             return
         old_sql = registry.get(oldf.type).sa_type(oldf) if oldf else None
         dialect = self.conn.dialect
         same_sql = old_sql is not None and (
-            old_sql.compile(dialect=dialect) == ftype.sa_type(f).compile(dialect=dialect))
-        self.step("convert_column", f"change {self.new.name}.{f.name} from {src} to {f.type}"
+            old_sql.compile(dialect=dialect) == sql.compile(dialect=dialect))
+        self.step("convert_column", f"change {self.new.name}.{f.name} from {src} to {target}"
                   + (" (same storage, no rewrite)" if same_sql else ", every value converted"),
                   column=col, rows=self.rows,
                   data={"field": field_to_dict(f), "rewrite": not same_sql})
 
-    def encryption(self, oldf: FieldDef, f: FieldDef, col: str) -> None:
+    def retarget(self, oldf: FieldDef, f: FieldDef, col: str, source: str | None = None
+                 ) -> None:
+        """A lookup pointed at another entity (or given another `on_delete`): its foreign key
+        is rebuilt. Rows that hold a link would silently point at the new entity's record
+        with the same id, so that is refused while any row holds one."""
+        was, now = reference(oldf), reference(f)
+        if was is None or now is None or was[1:] == now[1:]:
+            return
+        name = f"{self.new.name}.{f.name}"
+        data = {"field": field_to_dict(f)}
+        if was[1] == now[1]:
+            self.step("alter_foreign_key", f"{name}: {ON_DELETE_SHOWN.get(now[2], now[2])} "
+                      f"when its {now[0]} record is deleted", column=col, data=data)
+            return
+        source = source or col
+        filled = self._count(f'"{source}" IS NOT NULL') if self.rows else 0
+        summary = f"point {name} at {now[0]} records instead of {was[0]} records"
+        if filled:
+            self.step("alter_foreign_key", summary, column=col, rows=filled,
+                      safety=UNSUPPORTED,
+                      problems=[f"{filled} rows point at {was[0]} records; they would point at "
+                                f"whatever {now[0]} record has the same id. Clear them first, "
+                                f"or add a new field for {now[0]}"])
+            return
+        self.step("alter_foreign_key", f"{summary} (no row holds a link, so none is lost)",
+                  column=col, rows=0, data=data)
+
+    def encryption(self, oldf: FieldDef, f: FieldDef, col: str, source: str | None = None
+                   ) -> None:
         """`encrypted` turned on or off: every stored value is encrypted or decrypted in the
         apply step (with the deployment's key, app/crypto.py). A type change at the same
         time cannot check the values, so it is refused."""
@@ -232,7 +355,7 @@ class EntityDiff:
             return
         if oldf.encrypted == f.encrypted:
             return
-        filled = self._count(f'"{col}" IS NOT NULL') if self.rows else 0
+        filled = self._count(f'"{source or col}" IS NOT NULL') if self.rows else 0
         if f.encrypted:
             self.step("encrypt_column", f"encrypt {name}: its {filled} values are encrypted "
                       "with the current key (CRM_ENCRYPTION_KEY)", column=col, rows=filled,

@@ -264,6 +264,8 @@ def _option_value(opt: Option, raw: str, problems: Problems, entities: Iterable[
     """The YAML value of one input (None: not set)."""
     import yaml
 
+    from app.meta import yamlpos
+
     text = raw.strip()
     if opt.kind == "bool":
         return True if text else None
@@ -297,7 +299,7 @@ def _option_value(opt: Option, raw: str, problems: Problems, entities: Iterable[
         return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
     if opt.kind == "yaml":
         try:
-            return yaml.safe_load(text)
+            return yamlpos.safe_load(text)  # aliases and nesting within limits
         except yaml.YAMLError as exc:
             problems.add(opt.input, _("Not valid YAML: %(why)s", why=str(exc).splitlines()[0]))
             return None

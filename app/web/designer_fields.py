@@ -366,9 +366,11 @@ def presets() -> ResponseReturnValue:
 def _block_definition(form: MultiDict[str, str], problems: ff.Problems) -> dict[str, Any]:
     import yaml
 
+    from app.meta import yamlpos
+
     text = form.get("fields_yaml") or ""
     try:
-        parts = yaml.safe_load(text) if text.strip() else None
+        parts = yamlpos.safe_load(text) if text.strip() else None
     except yaml.YAMLError as exc:
         problems.add("fields_yaml", _("Not valid YAML: %(why)s", why=str(exc).splitlines()[0]))
         return {}

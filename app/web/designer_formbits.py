@@ -12,6 +12,7 @@ import yaml
 from werkzeug.datastructures import MultiDict
 
 from app.i18n import _
+from app.meta import yamlpos
 from app.meta.types import EntityDef
 
 Errors = dict[str, list[str]]
@@ -101,7 +102,7 @@ def yaml_value(errors: Errors, key: str, raw: str) -> Any:
     if not raw.strip():
         return None
     try:
-        return yaml.safe_load(raw)
+        return yamlpos.safe_load(raw)  # aliases and nesting within limits
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
