@@ -4,21 +4,15 @@ server error, and only answers the document declares."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
-
-import schemathesis
-from hypothesis import HealthCheck, given, settings
 
 from app.context import Context
 from app.designer.service import Designer
 from tests import designerkit
-from tests.apikit import token_for
+from tests.apikit import conformance_failures, token_for
 from tests.designerkit import field_change
-from tests.test_api_schemathesis import CHECKS
 from tests.webkit import web_app
 
-EXAMPLES = int(os.environ.get("CRM_SCHEMATHESIS_EXAMPLES", "6"))
 PATHS = {"/config/draft", "/config/draft/changes", "/config/draft/changes/{number}",
          "/config/draft/rebase", "/config/draft/preview", "/config/draft/apply",
          "/config/versions", "/config/versions/{a}/diff/{b}", "/config/versions/{id}/files",
@@ -51,33 +45,12 @@ def test_only_the_administrators_document_lists_the_designer(designer_ctx: Conte
     assert "ConfigDraft" not in rep["components"]["schemas"]
 
 
-def conformance_failures(app: Any, headers: dict[str, str]) -> tuple[int, list[str]]:
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=headers)
-    failures: list[str] = []
-    operations = 0
-    for result in schema.include(path_regex="^/config/").get_all_operations():
-        operation = result.ok()
-        operations += 1
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        def run(case: Any) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS)
-
-        try:
-            run()
-        except Exception as exc:  # collect every operation's failure, then report them all
-            failures.append(f"{operation.label}: {exc}"[:3000])
-    return operations, failures
-
-
 def test_every_designer_operation_conforms(designer_ctx: Context) -> None:
     designer = Designer(designer_ctx)
     designer.add("admin", field_change(name="tier"))
     designer.apply("admin", message="tier")  # a history of two versions with files
     designer.add("admin", {"op": "remove_field", "entity": "account", "field": "tier"})
     operations, failures = conformance_failures(web_app(designer_ctx),
-                                                token_for(designer_ctx, "admin"))
+                                                token_for(designer_ctx, "admin"), "^/config/")
     assert operations == 13
     assert not failures, "\n\n".join(failures)
