@@ -1,0 +1,1 @@
+"""Reports, dashboards and alerts (no Flask): see app/reports/types.py."""
