@@ -49,12 +49,16 @@ DATABASE_FIXTURES = {"database_url", "new_database_url", "engine", "postgres_url
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With CRM_TEST_DATABASE_ONLY=1 (the PostgreSQL leg of .ci/run), run only the tests that
     use the test database: the others (parsers, field types, config checks, pure functions)
-    would repeat exactly what the SQLite leg just ran."""
+    would repeat exactly what the SQLite leg just ran. Browser tests run on SQLite only
+    (unless marked `postgres`): they test the pages, which are the same on both databases,
+    and every database path they take is covered by a test that runs on both."""
     if os.environ.get("CRM_TEST_DATABASE_ONLY") != "1":
         return
     keep, drop = [], []
     for item in items:
-        uses = DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        names = set(getattr(item, "fixturenames", ()))
+        uses = bool(DATABASE_FIXTURES & names) and (
+            "browser" not in names or item.get_closest_marker("postgres") is not None)
         (keep if uses else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

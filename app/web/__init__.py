@@ -22,6 +22,7 @@ from app.context import Context
 from app.meta.types import Meta
 from app.model.build import Models
 from app.web import auth, errors, health, home, security, tokens
+from app.web.routing import CrmFlask
 from app.web.state import WebState
 
 
@@ -38,7 +39,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
         models = build_models(meta) if meta is not None else None
     ctx.settings.warn_if_insecure()
     ctx.queue  # noqa: B018  (made now, so saves enqueue their webhooks and automations at once)
-    app = Flask(__name__)
+    app = CrmFlask(__name__)
     app.config.update(
         SECRET_KEY=ctx.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
