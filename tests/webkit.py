@@ -3,6 +3,7 @@ users, a Flask test client that signs in, and a live server for browser tests.""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import threading
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from app.context import Context
+from app.meta.types import Meta
 from app.migrate.publish import publish
 from app.model.system import create_system_tables
 from app.records import Records
@@ -55,8 +57,24 @@ def deployment(folder: Path, database_url: str, *, pack: str = "default",
         for username, password, roles in USERS:
             create_user(conn, username, password, roles, ctx.settings.roles,
                         full_name=username.capitalize())
-    publish(ctx.engine, meta_of(schemas))
+    publish(ctx.engine, _meta(schemas))
     return ctx
+
+
+_METAS: dict[str, Meta] = {}
+
+
+def _meta(schemas: Path) -> Meta:
+    """The config of `schemas`, loaded once per test process for the same file texts (most
+    tests publish the unchanged default pack: loading it is a third of a deployment's time).
+    Meta is frozen; its provenance names the folder first loaded, which publish ignores."""
+    digest = hashlib.sha256()
+    for path in sorted(schemas.glob("*.y*ml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    key = digest.hexdigest()
+    if key not in _METAS:
+        _METAS[key] = meta_of(schemas)
+    return _METAS[key]
 
 
 def user_id(ctx: Context, username: str) -> int:
