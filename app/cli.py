@@ -116,12 +116,15 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
 
 
 from app.cli_access import access  # noqa: E402  (sub-groups register on `main`)
+from app.cli_backup import backup_group, restore_command  # noqa: E402
 from app.cli_config import config  # noqa: E402
 from app.cli_convert import convert_command  # noqa: E402
 from app.cli_data import demo, serve, setup, user  # noqa: E402
 from app.cli_encryption import encryption  # noqa: E402
+from app.cli_import import import_group  # noqa: E402
 from app.cli_mail import mail  # noqa: E402
 from app.cli_privacy import privacy_group  # noqa: E402
+from app.cli_reports import report  # noqa: E402
 from app.cli_seclog import security_log  # noqa: E402
 from app.cli_tokens import token  # noqa: E402
 from app.cli_webhooks import webhooks  # noqa: E402
@@ -129,5 +132,8 @@ from app.cli_worker import worker  # noqa: E402
 from app.cli_workflow import workflow  # noqa: E402
 
 for _command in (config, demo, user, setup, serve, token, webhooks, worker, security_log,
-                 encryption, privacy_group, access, convert_command, mail, workflow):
+                 encryption, privacy_group, access, convert_command, mail, workflow,
+                 backup_group, restore_command):
     main.add_command(_command)
+main.add_command(report)
+main.add_command(import_group)

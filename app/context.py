@@ -65,15 +65,16 @@ class Context:
         ConfigErrors, or PluginError for a broken plugin)."""
         self.plugins  # noqa: B018  (registers what the plugins add before the config is read)
         return load_meta(self.settings.schema_dirs, self.settings.roles,
-                         workflow_dirs=self.settings.workflow_dirs, files=files)
+                         workflow_dirs=self.settings.workflow_dirs, files=files,
+                         report_dirs=self.settings.report_dirs)
 
     def yaml_files(self) -> ConfigFiles:
         """The config's YAML files as they are on disk now."""
         top = self.settings.layers[-1] if self.settings.layers else None
-        own = frozenset(kind for kind in ("schemas", "workflows")
+        own = frozenset(kind for kind in ("schemas", "workflows", "reports")
                         if top is not None and getattr(top, kind) is not None)
         return ConfigFiles.from_disk(self.settings.schema_dirs, self.settings.workflow_dirs,
-                                     own=own)
+                                     own=own, report_dirs=self.settings.report_dirs)
 
     @property
     def queue(self) -> Huey:

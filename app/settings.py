@@ -32,6 +32,7 @@ KEYS = {
     "roles": "the roles users can have",
     "schemas": "folder of entity YAML files",
     "workflows": "folder of workflow YAML files",
+    "reports": "folder of report, dashboard and alert YAML files",
     "config_tests": "folder of config test files that `crm config test` runs "
                     "(default config_tests, when it exists)",
     "migrations": "folder where applied schema changes are recorded",
@@ -59,7 +60,8 @@ KEYS = {
 #: keys whose environment value is taken as written (not parsed as YAML)
 TEXT_KEYS = ("database_url", "secret_key", "name", "mail_url", "mail_from", "base_url")
 MAIL_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
-PATH_KEYS = ("schemas", "workflows", "migrations", "plugins", "instance", "config_tests")
+PATH_KEYS = ("schemas", "workflows", "reports", "migrations", "plugins", "instance",
+             "config_tests")
 #: the folder of config tests when a config.yaml names none (used when it exists)
 DEFAULT_CONFIG_TESTS = "config_tests"
 LOCALES = ("en", "zh_CN")
@@ -75,6 +77,8 @@ class Layer:
     workflows: Path | None
     #: config test files (`config_tests:`, else ./config_tests when that folder exists)
     config_tests: Path | None = None
+    #: reports, dashboards and alerts (`reports:`)
+    reports: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,10 @@ class Settings:
         return [layer.workflows for layer in self.layers if layer.workflows is not None]
 
     @property
+    def report_dirs(self) -> list[Path]:
+        return [layer.reports for layer in self.layers if layer.reports is not None]
+
+    @property
     def config_test_dirs(self) -> list[Path]:
         return [layer.config_tests for layer in self.layers if layer.config_tests is not None]
 
@@ -312,6 +320,8 @@ def load_settings(
                 workflows=(file.parent / str(data["workflows"])).resolve()
                 if data.get("workflows") else None,
                 config_tests=_config_tests(file, data),
+                reports=(file.parent / str(data["reports"])).resolve()
+                if data.get("reports") else None,
             )
         )
         merged.update({k: v for k, v in data.items() if k not in PATH_KEYS})
@@ -323,7 +333,10 @@ def load_settings(
     if "CRM_SCHEMAS" in env or "CRM_WORKFLOWS" in env:  # the environment overrides the top layer
         top = layers[-1]
         layers[-1] = Layer(top.config_file, resolved_paths.get("schemas", top.schemas),
-                           resolved_paths.get("workflows", top.workflows), top.config_tests)
+                           resolved_paths.get("workflows", top.workflows), top.config_tests,
+                           top.reports)
+    if "CRM_REPORTS" in env:
+        layers[-1] = replace(layers[-1], reports=resolved_paths["reports"])
     if "CRM_CONFIG_TESTS" in env:
         layers[-1] = replace(layers[-1], config_tests=resolved_paths["config_tests"])
 

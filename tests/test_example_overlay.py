@@ -24,7 +24,8 @@ ACME = ROOT / "examples" / "acme" / "config.yaml"
 def load(config: Path) -> tuple[Settings, Meta]:
     settings = load_settings(config, environ={})
     return settings, load_meta(settings.schema_dirs, settings.roles,
-                               workflow_dirs=settings.workflow_dirs)
+                               workflow_dirs=settings.workflow_dirs,
+                               report_dirs=settings.report_dirs)
 
 
 def test_settings_stack_the_overlay_on_the_base() -> None:

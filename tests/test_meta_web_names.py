@@ -16,3 +16,14 @@ def test_web_path_names_are_reserved(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigErrors) as err:
         meta_of(tmp_path)
     assert any(e.code == "CRM-E015" and f"/{name}/" in e.message for e in err.value.errors)
+
+
+def test_every_first_path_segment_the_app_serves_is_reserved(web: object) -> None:
+    """A page added to the app (reports, imports, ...) must reserve its first path segment,
+    else an entity of that name would be unreachable."""
+    from app.meta.checks import WEB_PATHS
+    from app.meta.types import IDENTIFIER
+
+    served = {str(rule.rule).split("/")[1] for rule in web.url_map.iter_rules()}  # type: ignore[attr-defined]
+    served = {s for s in served if IDENTIFIER.match(s)}  # what an entity could be named
+    assert served - WEB_PATHS == set()

@@ -19,7 +19,8 @@ def test_last_shipped_migration_is_the_shipped_pack() -> None:
     files = read_all(ROOT / "migrations")
     assert files, "migrations/ is empty"
     # as `crm setup` / `crm migrate` read it: schemas and workflows (stage machines, webhooks)
-    meta = load_meta(settings.schema_dirs, settings.roles, workflow_dirs=settings.workflow_dirs)
+    meta = load_meta(settings.schema_dirs, settings.roles, workflow_dirs=settings.workflow_dirs,
+                     report_dirs=settings.report_dirs)
     assert files[-1].to_digest == meta.digest, (
         "schemas/ or workflows/ changed since the last file in migrations/: run "
         "`CRM_DATABASE_URL=sqlite:////tmp/x.db crm migrate -m '<what changed>'` and commit it")

@@ -17,6 +17,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 
 from app.admin.access_view import AccessExplainView
+from app.admin.backups_view import BackupsView
 from app.admin.common import AdminAccess, Lazy
 from app.admin.mail_view import MailLogView
 from app.admin.records_view import EntityView
@@ -79,3 +80,4 @@ def init_admin(app: Flask) -> None:
     admin.add_view(WebhookDeliveriesView(system_menu))
     admin.add_view(MailLogView(system_menu))
     admin.add_view(ApiTokensView(system_menu))
+    admin.add_view(BackupsView(system_menu))

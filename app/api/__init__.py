@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from app import i18n
-from app.api import approvals, auth, convert, notifications, privacy, resources, shares
+from app.api import approvals, auth, convert, notifications, privacy, reports, resources, shares
 from app.api import designer as config_designer
 from app.api.metadata import describe, describe_entity
 from app.api.serialize import to_json
@@ -40,7 +40,7 @@ def init_api(app: Flask, limiter: Limiter) -> None:
     api.add_url_rule("/meta/<entity>", "meta_entity", _meta_entity)
     api.add_url_rule("/openapi.json", "openapi", _openapi)
     nested = [resources.bp, privacy.bp, shares.bp, convert.bp, notifications.bp, approvals.bp,
-              config_designer.bp]
+              config_designer.bp, reports.bp]
     for blueprints in state_plugins(app).hook.crm_api_blueprints():
         nested += list(blueprints or ())
     csrf: CSRFProtect = app.extensions["csrf"]
@@ -107,6 +107,11 @@ def _openapi() -> Response:
                        title=st.ctx.settings.name, admin=ADMIN in key)
         doc["paths"].update(notification_paths())  # the caller's own, whatever their role
         doc["tags"].append({"name": "notifications", "description": "Your notifications"})
+        from app.api.reports_openapi import report_paths, report_schemas
+
+        doc["paths"].update(report_paths())  # which reports they may run: per request
+        doc["components"]["schemas"].update(report_schemas())
+        doc["tags"].append({"name": "reports", "description": "Reports and dashboards"})
         if seen.approvals:  # the caller's inbox, decisions, delegation (and statistics)
             doc["paths"].update(approval_paths(seen, key))
             doc["tags"].append({"name": "approvals", "description": "Approvals"})

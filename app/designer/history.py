@@ -21,6 +21,8 @@ from app.model.system import config_versions, schema_history
 
 #: top-level sections of a snapshot compared item by item
 SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions")
+#: those and the report sections (reports/*.yaml)
+COMPARED = (*SECTIONS, "reports", "dashboards", "alerts")
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def compare(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Diff
         rest_b = {k: v for k, v in b.items() if k != "fields"}
         if rest_a != rest_b:
             out.append(Difference(name, "changed", _details(rest_a, rest_b)))
-    for section in SECTIONS:
+    for section in COMPARED:
         sa_, sb = old.get(section) or {}, new.get(section) or {}
         if isinstance(sa_, dict) and isinstance(sb, dict):
             for item in sorted(set(sa_) | set(sb)):

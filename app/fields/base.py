@@ -125,6 +125,17 @@ class FieldType:
         raw = raw.strip()
         return None if raw == "" else self.to_python(f, raw)
 
+    def parse_cell(self, f: FieldDef, value: Any, *, date_order: str | None = None) -> Any:
+        """A cell of an imported file: text (CSV, or a text cell of a spreadsheet) goes
+        through `parse_text`; a typed spreadsheet cell (a number, a date, a boolean) through
+        `to_python`. `date_order` (dmy, mdy or ymd) reads dates like 05/03/2024 that have
+        two readings; only date types use it."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return self.parse_text(f, value)
+        return self.to_python(f, value)
+
     def validate(self, f: FieldDef, value: Any) -> list[str]:
         """Problems with a (coerced) value beyond its type: min/max, length, pattern, choices."""
         return []

@@ -79,9 +79,30 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
+#: id(options) -> (options, their choices, the choices' values): a picklist's choices are
+#: asked for each value written (100,000 times in an import); the options are kept with them
+#: so that their id stays theirs
+_CHOICES: dict[int, tuple[Any, tuple[Choice, ...], tuple[str, ...]]] = {}
+
+
 def choices_of(f: FieldDef) -> tuple[Choice, ...]:
     """The field's choices as `Choice` objects, whether or not the options were normalised."""
-    return tuple(make_choice(item) for item in f.options.get("choices", ()))
+    return _choices(f)[1]
+
+
+def choice_values(f: FieldDef) -> tuple[str, ...]:
+    return _choices(f)[2]
+
+
+def _choices(f: FieldDef) -> tuple[Any, tuple[Choice, ...], tuple[str, ...]]:
+    found = _CHOICES.get(id(f.options))
+    if found is not None and found[0] is f.options:
+        return found
+    choices = tuple(make_choice(item) for item in f.options.get("choices", ()))
+    if len(_CHOICES) > 10_000:
+        _CHOICES.clear()
+    made = _CHOICES[id(f.options)] = (f.options, choices, tuple(c.value for c in choices))
+    return made
 
 
 def split_values(raw: str) -> list[str]:
@@ -116,13 +137,13 @@ class PicklistType(FieldType):
         return out
 
     def values(self, f: FieldDef) -> list[str]:
-        return [c.value for c in choices_of(f)]
+        return list(choice_values(f))
 
     def sa_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.String(80)
 
     def one_value(self, f: FieldDef, value: Any) -> str:
-        allowed = self.values(f)
+        allowed = choice_values(f)
         text = value if isinstance(value, str) else None
         if isinstance(value, int | float) and not isinstance(value, bool):
             text = str(value)

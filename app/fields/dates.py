@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import marshmallow.fields as mf
@@ -23,7 +24,14 @@ _YMD = re.compile(
     r"(\d{4})\s*(?:[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})|年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?)"
 )
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_SLASHED = re.compile(r"(\d{1,2})\s*([/.\-])\s*(\d{1,2})\s*\2\s*(\d{4})")
+#: Excel's day 0 (its serial dates count days from here, with its 1900 leap-year bug built in)
+EXCEL_EPOCH = datetime(1899, 12, 30)
+#: serial numbers Excel shows as dates (1900-01-01 to 9999-12-31)
+EXCEL_SERIALS = (1, 2958466)
+_SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+#: how a date like 05/03/2024 is read: day first, month first, or only when unambiguous
+DATE_ORDERS: tuple[str, ...] = ("dmy", "mdy", "ymd")
 _ENGLISH_FORMATS = ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%b %d, %Y", "%B %d, %Y")
 _TIME = re.compile(
     r"(\d{1,2})\s*(?::|时|點|点)\s*(\d{2})(?:\s*(?::|分)\s*(\d{2})\s*秒?|\s*分)?\s*(am|pm)?",
@@ -53,22 +61,28 @@ def _make_date(raw: str, year: str, month: str, day: str) -> date:
         ) from None
 
 
-def parse_date_text(raw: str) -> date:
+def parse_date_text(raw: str, order: str | None = None) -> date:
     """A date from text in a common English or Chinese format: 2024-03-05, 2024/3/5, 2024.3.5,
-    2024年3月5日, 20240305, 5 Mar 2024, March 5, 2024, and d/m/Y or m/d/Y when only one
-    reading is a real date (15/3/2024, 3/15/2024)."""
+    2024年3月5日, 20240305, 5 Mar 2024, March 5, 2024, and d/m/Y or m/d/Y (also with . or -)
+    when only one reading is a real date (15/3/2024, 3/15/2024). `order` (dmy or mdy) reads
+    the ambiguous ones (05/03/2024) day first or month first; without it (or with ymd) they are
+    refused with both readings named."""
     text = unicodedata.normalize("NFKC", raw).strip()
     if m := _YMD.fullmatch(text):
         return _make_date(raw, m[1], m[2] or m[4], m[3] or m[5])
     if m := _COMPACT.fullmatch(text):
         return _make_date(raw, m[1], m[2], m[3])
     if m := _SLASHED.fullmatch(text):
-        first, second, year = int(m[1]), int(m[2]), m[3]
+        first, second, year = int(m[1]), int(m[3]), m[4]
         if first > 12 >= second:
             return _make_date(raw, year, str(second), str(first))
         if second > 12 >= first or first == second:
             return _make_date(raw, year, str(first), str(second))
         if first <= 12 and second <= 12:
+            if order == "dmy":
+                return _make_date(raw, year, str(second), str(first))
+            if order == "mdy":
+                return _make_date(raw, year, str(first), str(second))
             raise AmbiguousDate(
                 _("%(value)s could be %(first)s or %(second)s: write it as YYYY-MM-DD.",
                   value=shown(raw), first=f"{year}-{first:02d}-{second:02d}",
@@ -81,6 +95,23 @@ def parse_date_text(raw: str) -> date:
         except ValueError:
             continue
     raise FieldValueError(_("%(value)s is not a date (use YYYY-MM-DD).", value=shown(raw)))
+
+
+def excel_serial(value: Any) -> datetime | None:
+    """The moment an Excel serial number stands for (45356 -> 2024-03-05, 45356.5 -> noon),
+    or None for a value that is not one (bools, numbers outside Excel's calendar, text other
+    than five digits)."""
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if not _SERIAL.fullmatch(text):
+            return None
+        value = float(text)
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    if not EXCEL_SERIALS[0] <= number < EXCEL_SERIALS[1]:
+        return None
+    return EXCEL_EPOCH + timedelta(days=number)
 
 
 def parse_time_text(raw: str) -> time:
@@ -167,6 +198,19 @@ class DateType(_TemporalType):
     def parse_text(self, f: FieldDef, raw: str) -> Any:
         return None if raw.strip() == "" else parse_date_text(raw)
 
+    def parse_cell(self, f: FieldDef, value: Any, *, date_order: str | None = None) -> Any:
+        """Also Excel's cells: a date cell (a datetime at midnight) and a serial number."""
+        if value is None:
+            return None
+        if isinstance(value, datetime) and value.time() == time() and value.tzinfo is None:
+            return value.date()
+        serial = excel_serial(value)
+        if serial is not None and serial.time() == time():
+            return serial.date()
+        if isinstance(value, str):
+            return None if value.strip() == "" else parse_date_text(value, date_order)
+        return self.to_python(f, value)
+
     def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
         if value is None:
             return ""
@@ -211,6 +255,21 @@ class DateTimeType(_TemporalType):
         )
 
     def parse_text(self, f: FieldDef, raw: str) -> Any:
+        return self.parse_moment(raw)
+
+    def parse_cell(self, f: FieldDef, value: Any, *, date_order: str | None = None) -> Any:
+        """Also Excel's cells: a datetime (naive: UTC) and a serial number (a fraction is
+        the time of day)."""
+        if value is None:
+            return None
+        serial = excel_serial(value)
+        if serial is not None:
+            return serial.replace(tzinfo=UTC)
+        if isinstance(value, str):
+            return self.parse_moment(value, date_order)
+        return self.to_python(f, value)
+
+    def parse_moment(self, raw: str, order: str | None = None) -> Any:
         text = unicodedata.normalize("NFKC", raw).strip()
         if text == "":
             return None
@@ -221,7 +280,7 @@ class DateTimeType(_TemporalType):
         m = _DATE_AND_TIME.fullmatch(text)
         day_text, clock_text = (m[1], m[2]) if m else (text, None)
         try:
-            day = parse_date_text(day_text)
+            day = parse_date_text(day_text, order)
             clock = time() if clock_text is None else parse_time_text(clock_text)
         except FieldValueError as exc:
             if isinstance(exc, AmbiguousDate):

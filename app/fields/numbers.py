@@ -36,7 +36,7 @@ _NUMBER_TEXT = re.compile(
     (?P<sign>[+-])?\s*
     (?P<prefix>[A-Z]{3}|[¥$€£])?\s*
     (?P<sign2>[+-])?\s*
-    (?P<number>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)\s*
+    (?P<number>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d{1,3}(?:[ ]\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)\s*
     (?P<suffix>%|元|[A-Z]{3})?
     """,
     re.VERBOSE,
@@ -45,8 +45,9 @@ _NUMBER_TEXT = re.compile(
 
 def number_text(raw: str, *, percent: bool = False, currency: str | None = None) -> str:
     """Plain digits from text a person typed: `"¥1,234.50"` -> `"1234.50"`, `"12.5%"` ->
-    `"12.5"`. Thousands separators (commas), currency symbols and codes before or after the
-    number (¥ ￥ $ € £, CNY, USD, ...) and, when `percent`, a trailing % are accepted."""
+    `"12.5"`. Thousands separators (commas, or spaces: `"1 234"`), currency symbols and codes
+    before or after the number (¥ ￥ $ € £, CNY, USD, ...) and, when `percent`, a trailing %
+    are accepted."""
     text = unicodedata.normalize("NFKC", raw).strip()
     match = _NUMBER_TEXT.fullmatch(text.upper())
     if not match or (match["sign"] and match["sign2"]):
@@ -67,7 +68,7 @@ def number_text(raw: str, *, percent: bool = False, currency: str | None = None)
             raise FieldValueError(_("%(value)s is in %(code)s, but this field is in %(currency)s.",
                                     value=shown(raw), code=code, currency=currency))
     sign = match["sign"] or match["sign2"] or ""
-    return sign + match["number"].replace(",", "")
+    return sign + match["number"].replace(",", "").replace(" ", "")
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -403,6 +404,12 @@ class BooleanType(FieldType):
             if word in FALSE_WORDS:
                 return False
         raise FieldValueError(_("%(value)s is not yes or no.", value=shown(value)))
+
+    def parse_cell(self, f: FieldDef, value: Any, *, date_order: str | None = None) -> Any:
+        """Also a spreadsheet's 1.0 and 0.0."""
+        if isinstance(value, float) and value in (0.0, 1.0):
+            return value == 1.0
+        return super().parse_cell(f, value, date_order=date_order)
 
     def display(self, f: FieldDef, value: Any, locale: str = "en") -> str:
         if value is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -114,6 +115,17 @@ class StringType(FieldType):
             return []
         return length_problems(value, self.max_len(f)) + pattern_problems(f, value)
 
+    def parse_cell(self, f: FieldDef, value: Any, *, date_order: str | None = None) -> Any:
+        """Also a spreadsheet's number and date cells, as the text they show: 13812345678
+        (not 13812345678.0), 2024-03-05."""
+        if isinstance(value, float) and value.is_integer():
+            value = str(int(value))
+        elif isinstance(value, datetime):
+            value = value.date().isoformat() if value.time() == time() else value.isoformat(" ")
+        elif isinstance(value, date | time):
+            value = value.isoformat()
+        return super().parse_cell(f, value, date_order=date_order)
+
     def check(self, f: FieldDef, entity: EntityDef, meta: Meta) -> list[ConfigProblem]:
         return pattern_check(f)
 
@@ -197,8 +209,12 @@ class RichTextType(TextType):
         return wtforms.TextAreaField(**kw)
 
 
+_SPACE = re.compile(r"\s")
+_NOT_DIGIT = re.compile(r"\D")
+
+
 def is_email(value: str) -> bool:
-    if len(value) > 254 or value.count("@") != 1 or any(c.isspace() for c in value):
+    if len(value) > 254 or value.count("@") != 1 or _SPACE.search(value):
         return False
     local, domain = value.split("@")
     labels = domain.split(".")
@@ -243,7 +259,7 @@ class PhoneType(StringType):
         if value is None:
             return None
         text = unicodedata.normalize("NFKC", as_text(value)).strip()
-        digits = sum(c.isdigit() for c in text)
+        digits = len(_NOT_DIGIT.sub("", text))
         if not PHONE_CHARS.fullmatch(text) or digits < 5 or len(text) > 40:
             raise FieldValueError(
                 _("%(value)s is not a phone number (use digits, spaces and + - ( ) . only).",
@@ -251,10 +267,32 @@ class PhoneType(StringType):
             )
         return text
 
+    def parse_text(self, f: FieldDef, raw: str) -> Any:
+        """Also a number written another way than the field's `pattern` wants: when
+        `"+86 138-1234-5678"` does not fit `^1[3-9][0-9]{9}$` but its digits do, the digits."""
+        text = super().parse_text(f, raw)
+        if text is None or not f.pattern or not pattern_problems(f, text):
+            return text
+        for candidate in (phone_digits(text), re.sub(r"\D", "", text)):
+            if not pattern_problems(f, candidate):
+                return candidate
+        return text
+
     def form_field(self, f: FieldDef, locale: str = "en") -> wtforms.Field:
         kw = self.form_kwargs(f, locale)
         kw["validators"] += self.form_validators(f)
         return wtforms.TelField(**kw)
+
+
+def phone_digits(text: str) -> str:
+    """The digits of a phone number without China's country code: `"+86 138-1234-5678"`,
+    `"0086 13812345678"` and `"8613812345678"` -> `"13812345678"` (for comparing numbers)."""
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+    if digits.startswith("0086"):
+        return digits[4:]
+    if digits.startswith("86") and (text.lstrip().startswith("+") or len(digits) == 13):
+        return digits[2:]
+    return digits
 
 
 def is_web_url(value: str) -> bool:

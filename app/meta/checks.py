@@ -17,7 +17,9 @@ from app.meta.types import IDENTIFIER, RESERVED_NAMES, EntityDef, FieldDef, Meta
 
 #: first URL segments the web app uses itself: an entity of that name would be unreachable
 WEB_PATHS = frozenset({"login", "logout", "search", "lookup", "admin", "static", "api",
-                       "me", "my_work", "attachments", "healthz", "meta", "docs", "openapi"})
+                       "me", "my", "my_work", "attachments", "healthz", "meta", "docs",
+                       "openapi", "approvals", "notifications", "designer", "reports",
+                       "dashboards", "imports", "bootstrap"})
 
 
 def _hint(name: str, options: Any) -> str:

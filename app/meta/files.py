@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 #: the folder kinds whose files make up a config, in the order they are read
-KINDS = ("schemas", "workflows")
+KINDS = ("schemas", "workflows", "reports")
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,12 @@ class ConfigFiles:
 
     @classmethod
     def from_disk(cls, schema_dirs: Sequence[Path], workflow_dirs: Sequence[Path] = (), *,
-                  own: frozenset[str] = frozenset(KINDS)) -> ConfigFiles:
+                  own: frozenset[str] = frozenset(KINDS),
+                  report_dirs: Sequence[Path] = ()) -> ConfigFiles:
         """Read every YAML file of the folders (missing folders hold no files; unreadable
         files are left out: loading the config reports them)."""
-        dirs = {"schemas": tuple(schema_dirs), "workflows": tuple(workflow_dirs)}
+        dirs = {"schemas": tuple(schema_dirs), "workflows": tuple(workflow_dirs),
+                "reports": tuple(report_dirs)}
         texts: dict[FileKey, str] = {}
         for kind, folders in dirs.items():
             for layer, folder in enumerate(folders):

@@ -281,19 +281,23 @@ def load_meta(
     registry: Registry | None = None,
     workflow_dirs: Sequence[Path] = (),
     files: ConfigFiles | None = None,
+    report_dirs: Sequence[Path] = (),
 ) -> Meta:
     """Read, validate, merge, expand and check (entities from `schema_dirs`, webhooks,
-    automations and stage machines from `workflow_dirs`; with `files`, the texts of those
-    folders come from there instead of the disk). Raises ConfigErrors listing every problem."""
+    automations and stage machines from `workflow_dirs`, reports, dashboards and alerts from
+    `report_dirs`; with `files`, the texts of those folders come from there instead of the
+    disk). Raises ConfigErrors listing every problem."""
     reg = registry or default_registry
     if files is not None:
         schema_dirs, workflow_dirs = files.dirs["schemas"], files.dirs["workflows"]
+        report_dirs = files.dirs.get("reports", ())
     with gc_paused():
-        return _load(schema_dirs, roles, reg, workflow_dirs, files)
+        return _load(schema_dirs, roles, reg, workflow_dirs, files, report_dirs)
 
 
 def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
-          workflow_dirs: Sequence[Path] = (), files: ConfigFiles | None = None) -> Meta:
+          workflow_dirs: Sequence[Path] = (), files: ConfigFiles | None = None,
+          report_dirs: Sequence[Path] = ()) -> Meta:
     import dataclasses
 
     from app.meta.access import is_access_doc, load_access
@@ -335,6 +339,14 @@ def _load(schema_dirs: Sequence[Path], roles: Sequence[str], reg: Registry,
         from app.meta.approvals import check_queues
 
         errors.extend(check_queues(meta))
+    if report_dirs:
+        from app.meta.reports import load_reports
+
+        found, report_errors = load_reports(report_dirs, meta, reg, files)
+        errors.extend(report_errors)
+        if found:  # without any, the digest stays
+            meta = dataclasses.replace(meta, **{k: freeze(v) for k, v in found.items()})
+            object.__setattr__(meta, "digest", digest_of(meta))
     if errors:
         raise ConfigErrors(errors)
     return meta

@@ -37,7 +37,7 @@ def field_to_dict(f: FieldDef) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in _FIELD_ATTRS:
         value = getattr(f, attr)
-        empty = value is None or value is False or (
+        empty = value is None or (value is False and attr != "default") or (
             isinstance(value, Mapping | tuple) and len(value) == 0)
         if not empty or attr == "type":
             out[attr] = _plain(value)
@@ -108,6 +108,10 @@ def meta_to_dict(meta: Meta) -> dict[str, Any]:
         from app.meta.access import access_to_dict
 
         out["access"] = access_to_dict(meta.access)
+    if meta.reports or meta.dashboards or meta.alerts:
+        from app.meta.reports import reports_to_dict
+
+        out.update(reports_to_dict(meta))
     return out
 
 
@@ -151,6 +155,7 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
     from app.meta.access import access_from_dict
     from app.meta.approvals_snapshot import approvals_from_dict
     from app.meta.conversions import conversions_from_dict
+    from app.meta.reports import reports_from_dict
     from app.meta.stages import stages_from_dict
     from app.meta.workflows import automations_from_dict, webhooks_from_dict
 
@@ -162,4 +167,4 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
                 automations=freeze(automations_from_dict(data.get("automations") or {}, src)),
                 stages=freeze(stages_from_dict(data.get("stages") or {}, src)),
                 conversions=freeze(conversions_from_dict(data.get("conversions") or {}, src)),
-                **approvals_from_dict(data, src))
+                **approvals_from_dict(data, src), **reports_from_dict(data))

@@ -389,6 +389,11 @@ class Meta:
     #: roles' hierarchy and default grants, teams and sharing rules (app/meta/access.py);
     #: None when the config has no access file (then only admins may do anything)
     access: Any = None
+    #: reports, dashboards and alerts by name (reports/*.yaml; app/meta/reports.py):
+    #: app.reports.types ReportDef / DashboardDef / AlertDef
+    reports: Mapping[str, Any] = field(default_factory=dict)
+    dashboards: Mapping[str, Any] = field(default_factory=dict)
+    alerts: Mapping[str, Any] = field(default_factory=dict)
 
     def entity(self, name: str) -> EntityDef:
         return self.entities[name]

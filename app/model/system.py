@@ -153,7 +153,9 @@ def create_system_tables(conn: sa.Connection) -> None:
     import app.model.access
     import app.model.approvals
     import app.model.designer
+    import app.model.imports
     import app.model.notify
+    import app.model.reports
     import app.model.tokens  # noqa: F401
 
     system_metadata.create_all(conn, checkfirst=True)

@@ -27,6 +27,7 @@ from app.meta.types import EntityDef
 from app.model.build import Models
 from app.model.system import audit, users
 from app.records import checks, guard, side
+from app.records.bulk import BulkOutcome, BulkRow, BulkWriter, OnBatch
 from app.records.change import SYSTEM, Actor, Change, transitions
 from app.records.errors import (
     Forbidden,
@@ -307,6 +308,13 @@ class Records:
         for change in done:
             self._after_commit(change)
         return [change.record for change in done]
+
+    def import_rows(self, entity: str, rows: Sequence[BulkRow], actor: Actor = SYSTEM, *,
+                    dry_run: bool = False, on_batch: OnBatch | None = None) -> BulkOutcome:
+        """Create (and update) many rows in one transaction with every check of `create`, each
+        row all or nothing: bad rows are reported, good ones written (app/records/bulk.py).
+        Several batches of one import: `BulkWriter(self, entity, actor).write(rows)`."""
+        return BulkWriter(self, entity, actor, dry_run=dry_run).write(rows, on_batch)
 
     def bulk_delete(self, entity: str, ids: Sequence[int], actor: Actor = SYSTEM) -> int:
         now = datetime.now(UTC)

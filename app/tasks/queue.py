@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 #: modules whose import registers tasks (workflow escalations will add theirs here)
 TASK_MODULES: tuple[str, ...] = ("app.events.tasks", "app.notify.tasks",
-                                 "app.workflow.approvals.tasks")
+                                 "app.workflow.approvals.tasks", "app.reports.alerts",
+                                 "app.imports.tasks", "app.backup.tasks")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from app import i18n
 from app.context import Context
 from app.meta.types import Meta
 from app.model.build import Models
-from app.web import auth, errors, health, home, security, tokens
+from app.web import auth, errors, health, home, imports, security, tokens
 from app.web.routing import CrmFlask
 from app.web.state import WebState
 
@@ -64,6 +64,7 @@ def create_app(ctx: Context, *, meta: Meta | None = None, models: Models | None 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(tokens.bp)
+    app.register_blueprint(imports.bp)
     from app.api import docs as api_docs
     from app.api import init_api
 

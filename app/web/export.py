@@ -25,11 +25,11 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user, login_required
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from app.i18n import _, get_locale
 from app.meta.types import EntityDef, FieldDef
 from app.records.errors import Forbidden
+from app.records.export_writers import neutral, text_cell
 from app.records.query import ListQuery, from_params, iter_rows, resolve_columns
 from app.web.format import display, value_kind
 from app.web.state import entity_or_404, may, records, state
@@ -38,13 +38,6 @@ bp = Blueprint("export", __name__)
 
 BATCH = 1000
 NUMBER_KINDS = frozenset({"integer", "decimal", "currency", "percent"})
-#: first characters that make a spreadsheet read a cell as a formula (CSV injection)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutral(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading ' before a would-be formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _setup(entity: str) -> tuple[EntityDef, ListQuery, list[FieldDef]]:
@@ -113,15 +106,6 @@ def csv_cell(f: FieldDef, text: str) -> str:
     if value_kind(f, state().meta) in NUMBER_KINDS:
         return text
     return neutral(text)
-
-
-def text_cell(sheet: Any, value: Any) -> Any:
-    """Strings stay strings in XLSX (openpyxl would store '=...' as a formula)."""
-    if not isinstance(value, str):
-        return value
-    made = WriteOnlyCell(sheet, value)
-    made.data_type = "s"
-    return made
 
 
 def cell(f: FieldDef, value: Any, titles: dict[int, str] | None, currency: str) -> Any:

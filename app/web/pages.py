@@ -13,7 +13,7 @@ PAGE_MODULES: tuple[str, ...] = (
     "lists", "forms", "detail", "board", "search", "attachments", "lookups", "privacy",
     "sharing", "convert", "notifications", "approvals", "approvals_record", "approvals_admin",
     "designer_access", "designer_workflows", "designer_history", "designer_files", "designer",
-    "designer_fields",
+    "designer_fields", "reports", "dashboards",
 )
 
 
