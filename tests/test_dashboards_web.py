@@ -156,3 +156,13 @@ def test_a_dashboard_needs_a_name(web: Flask) -> None:
     resp = c.post("/dashboards/new", data={"name": "  ", "csrf_token": token})
     assert resp.status_code == 303
     assert _refs(c.get("/dashboards/").text) == ["sales"]
+
+
+def test_a_dashboard_page_has_tabs_to_the_users_other_dashboards(web: Flask) -> None:
+    c = client_for(web, "manager")
+    board = _new_dashboard(c, "Mine")
+    html = c.get("/dashboards/sales").text
+    tabs = re.findall(r'nav-link( active)?"[^>]*href="/dashboards/([^"]+)"', html)
+    assert tabs == [(" active", "sales"), ("", board)]
+    # one dashboard only: no tabs
+    assert 'id="dashboard-tabs"' not in client_for(web, "rep").get("/dashboards/sales").text

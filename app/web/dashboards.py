@@ -140,8 +140,10 @@ def new() -> ResponseReturnValue:
 def show(ref: str) -> ResponseReturnValue:
     d = find_dashboard(ref)
     widgets = [_shown(i, w) for i, w in enumerate(d.widgets)]
+    locale = get_locale()
+    others = [(dashboard_ref(o), o.label_for(locale)) for o in all_dashboards()]
     return render_template("dashboards/show.html", d=d, ref=ref, widgets=widgets,
-                           title=d.label_for(get_locale()),
+                           title=d.label_for(locale), others=others,
                            own=d.origin == "user" and d.ref is not None)
 
 
