@@ -61,7 +61,7 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E096 | a conversion's `then` value does not fit its field |
 | CRM-E100..E109 | approval processes and escalations (docs/workflows.md lists each) |
 | CRM-E110..E117 | config test files (`crm config test`: app/configtests/checkfile.py lists each) |
-| CRM-E118..E125 | reports, dashboards and alerts (reports/*.yaml: docs/reports.md lists each) |
+| CRM-E118..E126 | reports, dashboards and alerts (reports/*.yaml: docs/reports.md lists each) |
 """
 
 from __future__ import annotations
