@@ -44,6 +44,7 @@ from app.meta.listconf import (
 from app.meta.types import EntityDef, FieldDef
 from app.model.system import users
 from app.records.errors import RecordError
+from app.records.ranges import out_of_range
 from app.records.service import Records
 from app.textnum import small_int
 
@@ -273,6 +274,10 @@ def conditions(records: Records, entity: EntityDef, query: ListQuery, dialect: s
             raise QueryError(_("Filter on %(field)s (%(value)s): %(problem)s",
                                field=_label(f), value=shown or "-", problem=str(exc))) from None
         kind = value_field(f, records.registry)[1].type
+        wrong = [v for v in values if out_of_range(kind, v)]
+        if wrong:
+            raise QueryError(_("Filter on %(field)s: %(value)s is out of range.",
+                               field=_label(f), value=wrong[0]))
         out.append(condition(_column(records, entity, f), kind, flt.op, values, dialect))
     out += _search(records, entity, query.search)
     return out

@@ -40,6 +40,7 @@ from app.records.query import (
     to_params,
 )
 from app.records.query import _column as field_column
+from app.records.ranges import out_of_range
 from app.records.service import Records
 from app.reports.definition import (
     DATE_KINDS,
@@ -48,7 +49,6 @@ from app.reports.definition import (
     report_problems,
     value_kind,
 )
-from app.reports.limits import out_of_range
 from app.reports.types import BUCKETS, Grouping, Measure, ReportDef, ReportResult, ResultRow
 
 #: the most groups one run reads (the report's `limit` picks the first of them)

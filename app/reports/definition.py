@@ -34,9 +34,9 @@ from app.meta.listconf import (
     value_field,
 )
 from app.meta.types import IDENTIFIER, FieldDef, Meta, freeze, thaw
+from app.records.ranges import out_of_range
 from app.reports.limits import (
     group_text,
-    out_of_range,
     printable,
     unreadable_roles,
     unstorable_at,

@@ -1,23 +1,17 @@
 """What a report definition may hold and whom an alert may tell, beyond its shape: text a
-database stores, filter and drill-down values within what their columns compare with, an
-alert's `group` keys as drill-down texts, and roles that may read a report's records and
-fields. No Flask, no database."""
+database stores, an alert's `group` keys as drill-down texts, and roles that may read a
+report's records and fields (values beyond their columns: app.records.ranges). No Flask, no
+database."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
 from typing import Any
 
 from app.i18n import _, get_locale
 from app.meta.types import Meta
 
-#: value types whose values are record ids (an SQL INTEGER column)
-ID_KINDS = frozenset({"lookup", "master_detail", "user"})
-#: the largest record id, and the largest whole number an integer field holds (BIGINT)
-ID_MAX = 2**31 - 1
-BIGINT_MAX = 2**63 - 1
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -45,22 +39,6 @@ def unstorable_at(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | i
 def printable(part: str | int) -> str:
     """A path part with NUL and lone surrogates written as escapes (safe to show)."""
     return _UNSTORABLE.sub(lambda m: ascii(m.group())[1:-1], str(part))
-
-
-def out_of_range(kind: str, value: Any) -> bool:
-    """Whether a parsed filter or drill-down value of a `kind` field lies beyond what its
-    column (or the list query) compares with: a record id beyond an SQL INTEGER, a whole number
-    beyond a BIGINT, the calendar's last day for a date-and-time field (that whole day would
-    end in year 10000)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        if kind in ID_KINDS:
-            return not 0 < value <= ID_MAX
-        return not -BIGINT_MAX - 1 <= value <= BIGINT_MAX
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return kind == "datetime" and value >= date.max
-    return False
 
 
 def group_text(value: Any) -> str:
