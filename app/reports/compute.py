@@ -186,7 +186,8 @@ def _run(records: Records, r: ReportDef, *, me: int | None, locale: str, limit: 
                    for j, m in enumerate(r.measures)})
                  for row in raw]
         found = _merged(found, r.measures)
-        found = _sorted(found, groups, r.measures, records.registry)
+        found = _sorted(_filled(found, groups, r.measures, limit), groups, r.measures,
+                        records.registry)
         truncated = len(found) > limit
         found = found[:limit]
         with use_locale(locale):
@@ -316,6 +317,38 @@ def _sorted(found: list[tuple[tuple[Any, ...], dict[str, Any]]], groups: Sequenc
 
     return sorted(found, key=lambda item: tuple(
         part(g, item[0][i], i, item[1]) for i, g in enumerate(groups)))
+
+
+#: the most empty date buckets a result is filled with (days over decades are left gapped)
+MAX_FILLED = 400
+
+
+def _filled(found: list[tuple[tuple[Any, ...], dict[str, Any]]], groups: Sequence[_Group],
+            measures: Sequence[Measure], limit: int
+            ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """With one grouping by a date bucket, the buckets between the first and the last that
+    hold no record are added (counts and sums 0, the rest empty): a line over months must not
+    join July to September as if August were not there. Not when they would not all fit in
+    the `limit` of groups shown (empty buckets never push out ones with records)."""
+    if len(groups) != 1 or groups[0].grouping.bucket is None:
+        return found
+    bucket = groups[0].grouping.bucket
+    days = sorted(k[0] for k, _v in found if isinstance(k[0], date))
+    if len(days) < 2:
+        return found
+    have, missing = set(days), list[date]()
+    day = days[0]
+    while day < days[-1] and len(missing) <= MAX_FILLED:
+        end = _bucket_end(day, bucket)
+        if end >= date.max:
+            break
+        day = end + timedelta(days=1)
+        if day not in have:
+            missing.append(day)
+    if not missing or len(missing) > MAX_FILLED or len(found) + len(missing) > limit:
+        return found
+    empty = {m.key: 0 if m.agg in ("count", "sum") else None for m in measures}
+    return found + [((day,), dict(empty)) for day in missing if day < days[-1]]
 
 
 # --- labels -----------------------------------------------------------------------------------
