@@ -25,10 +25,13 @@ _YMD = re.compile(
 )
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _SLASHED = re.compile(r"(\d{1,2})\s*([/.\-])\s*(\d{1,2})\s*\2\s*(\d{4})")
-#: Excel's day 0 (its serial dates count days from here, with its 1900 leap-year bug built in)
+#: Excel's day 0 (its serial dates count days from here, with its 1900 leap-year bug built in:
+#: serial 60 is 1900-02-29, a day that never was, so serials below it count from a day later)
 EXCEL_EPOCH = datetime(1899, 12, 30)
 #: serial numbers Excel shows as dates (1900-01-01 to 9999-12-31)
 EXCEL_SERIALS = (1, 2958466)
+#: Excel's 1900-02-29
+EXCEL_LEAP_BUG = 60
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
 #: how a date like 05/03/2024 is read: day first, month first, or only when unambiguous
 DATE_ORDERS: tuple[str, ...] = ("dmy", "mdy", "ymd")
@@ -111,6 +114,10 @@ def excel_serial(value: Any) -> datetime | None:
     number = float(value)
     if not EXCEL_SERIALS[0] <= number < EXCEL_SERIALS[1]:
         return None
+    if number < EXCEL_LEAP_BUG:
+        return EXCEL_EPOCH + timedelta(days=number + 1)
+    if number < EXCEL_LEAP_BUG + 1:
+        return None  # 1900-02-29: refused like any date that is not on the calendar
     return EXCEL_EPOCH + timedelta(days=number)
 
 

@@ -284,15 +284,24 @@ class PhoneType(StringType):
         return wtforms.TelField(**kw)
 
 
+_PLUS_FIRST = re.compile(r"^\D*\+")
+
+
 def phone_digits(text: str) -> str:
-    """The digits of a phone number without China's country code: `"+86 138-1234-5678"`,
-    `"0086 13812345678"` and `"8613812345678"` -> `"13812345678"` (for comparing numbers)."""
-    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+    """The digits of a phone number as dialled in China: `"+86 138-1234-5678"`,
+    `"0086 13812345678"` and `"8613812345678"` -> `"13812345678"`; a landline written with the
+    country code gets the trunk 0 it drops back, so `"+86 10 1234 5678"` and `"010-12345678"`
+    are both `"01012345678"` (for comparing numbers)."""
+    plain = unicodedata.normalize("NFKC", text)
+    digits = re.sub(r"\D", "", plain)
     if digits.startswith("0086"):
-        return digits[4:]
-    if digits.startswith("86") and (text.lstrip().startswith("+") or len(digits) == 13):
-        return digits[2:]
-    return digits
+        national = digits[4:]
+    elif digits.startswith("86") and (_PLUS_FIRST.match(plain) or len(digits) == 13):
+        national = digits[2:]
+    else:
+        return digits
+    mobile = len(national) == 11 and national.startswith("1")
+    return national if mobile or national.startswith("0") or not national else "0" + national
 
 
 def is_web_url(value: str) -> bool:

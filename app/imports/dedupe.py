@@ -62,6 +62,9 @@ class Match:
     value: Any
     record_id: int | None = None
     row: int | None = None
+    #: every existing record the row matches (by any of its keys); more than one means the
+    #: row cannot say which of them it is (an update must not pick one)
+    records: tuple[int, ...] = ()
 
 
 class DuplicateFinder:
@@ -77,10 +80,15 @@ class DuplicateFinder:
         self.all = match == "all"
         #: key -> (field name shown, existing record id); for `all` the key is a tuple
         self.existing: dict[Any, tuple[str, int]] = {}
+        #: key -> the ids of every existing record holding it, where more than one does
+        self.shared: dict[Any, list[int]] = {}
         #: key -> the first row of the file that had it
         self.rows: dict[Any, tuple[str, int]] = {}
         #: row -> the keys it holds in `rows`
         self.by_row: dict[int, list[Any]] = {}
+        #: existing record id -> the row that updates it, and back (`find(claim=True)`)
+        self.claimed: dict[int, int] = {}
+        self.claims: dict[int, int] = {}
         self.loaded = False
 
     def keys(self, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -104,20 +112,35 @@ class DuplicateFinder:
             result = conn.execution_options(yield_per=5000).execute(stmt)
             for row in result.mappings():
                 record = dict(row)
+                record_id = int(record["id"])
                 for name, key in self.keys(record):
-                    self.existing.setdefault(key, (name, int(record["id"])))
+                    first = self.existing.setdefault(key, (name, record_id))
+                    if first[1] != record_id:
+                        self.shared.setdefault(key, [first[1]]).append(record_id)
         self.loaded = True
 
-    def find(self, values: Mapping[str, Any], number: int, *, remember: bool = True
-             ) -> Match | None:
+    def find(self, values: Mapping[str, Any], number: int, *, remember: bool = True,
+             claim: bool = False) -> Match | None:
         """The duplicate of a row (an existing record first, else an earlier row); the row's
         keys are remembered for later rows when `remember` (a row that is not written because
-        it failed should not make later rows duplicates)."""
+        it failed should not make later rows duplicates). With `claim` (the row would update
+        the record it matches) a record an earlier row of the file updates already is that
+        row's: the later row is its duplicate (updating the record twice would leave it with
+        whichever row came last, and an undo could not put it back)."""
         self.load()
         keys = self.keys(values)
-        for name, key in keys:
-            if key in self.existing:
-                return Match(name, _shown(key), record_id=self.existing[key][1])
+        hits = [(name, key) for name, key in keys if key in self.existing]
+        if hits:
+            ids = sorted({i for _n, key in hits
+                          for i in self.shared.get(key, [self.existing[key][1]])})
+            name, key = hits[0]
+            record_id = self.existing[key][1]
+            if claim and len(ids) == 1:
+                earlier = self.claimed.setdefault(record_id, number)
+                if earlier != number:
+                    return Match(name, _shown(key), row=earlier)
+                self.claims[number] = record_id
+            return Match(name, _shown(key), record_id=record_id, records=tuple(ids))
         for name, key in keys:
             if key in self.rows:
                 return Match(name, _shown(key), row=self.rows[key][1])
@@ -132,10 +155,14 @@ class DuplicateFinder:
                 self.by_row.setdefault(number, []).append(key)
 
     def forget(self, number: int) -> None:
-        """Forget the keys of row `number` (it was not written after all)."""
+        """Forget the keys of row `number` and the record it claimed (it was not written after
+        all)."""
         for key in self.by_row.pop(number, ()):
             if self.rows.get(key, ("", 0))[1] == number:
                 del self.rows[key]
+        record_id = self.claims.pop(number, None)
+        if record_id is not None and self.claimed.get(record_id) == number:
+            del self.claimed[record_id]
 
 
 def _shown(key: Any) -> Any:

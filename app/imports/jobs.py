@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.crypto import KeyRing
 from app.i18n import _
 from app.imports.options import ImportOptions
 from app.model.imports import (
@@ -29,6 +31,8 @@ from app.records.errors import NotFound
 
 #: the columns of the error report (CSV)
 REPORT_COLUMNS = ("kind", "row", "column", "message", "value")
+#: the key of a tag's `before` listing its encrypted values (see `seal_before`)
+SEALED = "__sealed__"
 
 
 @dataclass
@@ -183,8 +187,8 @@ def report_csv(engine: sa.Engine, import_id: int) -> Iterator[str]:
         out.seek(0)
         out.truncate()
         for r in rows:
-            writer.writerow([r.kind, r.row_number, r.column_name or "", neutral(r.message),
-                             neutral(r.raw_value or "")])
+            writer.writerow([r.kind, r.row_number, neutral(r.column_name or ""),
+                             neutral(r.message), neutral(r.raw_value or "")])
         yield out.getvalue()
         last = (rows[-1].row_number, rows[-1].id)
 
@@ -192,6 +196,30 @@ def report_csv(engine: sa.Engine, import_id: int) -> Iterator[str]:
 def neutral(text: str) -> str:
     """Text a spreadsheet shows as text (a leading ' before a would-be formula)."""
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def seal_before(before: Mapping[str, Any] | None, secret: Mapping[str, str],
+                keys: KeyRing) -> dict[str, Any] | None:
+    """An update's earlier values as its tag keeps them: those of encrypted fields (`secret`:
+    field -> how errors name it) encrypted like the record's own (listed under SEALED), so an
+    import's tags hold no clear text the record itself does not."""
+    if not before:
+        return None
+    out = dict(before)
+    sealed = [name for name, value in out.items() if name in secret and value is not None]
+    for name in sealed:
+        out[name] = keys.encrypt(json.dumps(out[name]), secret[name])
+    if sealed:
+        out[SEALED] = sealed
+    return out
+
+
+def open_before(before: Mapping[str, Any] | None, keys: KeyRing) -> dict[str, Any]:
+    """A tag's earlier values in clear (EncryptionError when the key is gone)."""
+    out = dict(before or {})
+    for name in out.pop(SEALED, None) or ():
+        out[name] = json.loads(keys.decrypt(str(out[name]), name))
+    return out
 
 
 def tags(conn: sa.Connection, import_id: int, action: str, *, after: int = 0,

@@ -26,6 +26,7 @@ from app.fields.relations import record_id
 from app.i18n import _
 from app.imports.mapping import Column, Target
 from app.imports.options import ID_KEY, ImportOptions, SetupProblem
+from app.imports.reader import RaggedRow
 from app.model.system import users
 from app.records.change import Actor
 
@@ -107,6 +108,9 @@ class RowParser:
         for number, cells in batch:
             row = ParsedRow(number)
             rows.append(row)
+            if isinstance(cells, RaggedRow):
+                row.problems.append(ragged(number, cells))
+                continue
             for col in self.columns:
                 cell = cells[col.index]
                 if is_blank(cell):
@@ -132,6 +136,16 @@ class RowParser:
                 else:
                     row.values[name] = value
         return rows
+
+
+def ragged(number: int, cells: RaggedRow) -> Problem:
+    """The problem of a CSV row with more values than its header has columns: its values may
+    have moved (`Acme, Inc` without quotes is two values), so none of them is used."""
+    extra = [cell_text(c).strip() for c in cells[cells.header:] if not is_blank(c)]
+    return Problem(number, None, _(
+        "This row has %(count)s values but the header has %(columns)s columns: a value holding "
+        "the delimiter without quotes moves the values after it. Put such values in quotes.",
+        count=len(cells), columns=cells.header), raw_text(" | ".join(extra)))
 
 
 class Resolver:

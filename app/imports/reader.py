@@ -15,9 +15,11 @@ import codecs
 import csv
 import io
 import itertools
+import math
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import IO, Any
 
 from app.i18n import _
@@ -32,6 +34,13 @@ SAMPLES = 5
 MAX_COLUMNS = 500
 #: the longest cell of a CSV file (csv's own limit is 128 KB)
 MAX_CELL = 1024 * 1024
+#: an XLSX file is a zip: what its parts may unpack to (a "zip bomb" of a few hundred KB that
+#: unpacks to gigabytes would take the server's memory: openpyxl reads the shared strings,
+#: styles and workbook parts whole); spreadsheets' XML packs about 5 to 20 times
+MAX_UNPACKED = 2 * 1024**3
+MAX_PART = 256 * 1024**2
+MAX_RATIO = 100
+MAX_PARTS = 10_000
 CSV, XLSX = "csv", "xlsx"
 
 csv.field_size_limit(MAX_CELL)
@@ -41,6 +50,15 @@ class FileProblem(RecordError):
     """The uploaded file cannot be imported (not CSV or XLSX, unreadable, empty)."""
 
     status = 400
+
+
+class RaggedRow(list[Any]):
+    """A CSV row with more values than its header row has cells (an unquoted delimiter in a
+    value moved the others): `header` is how many the header row has."""
+
+    def __init__(self, cells: list[Any], header: int) -> None:
+        super().__init__(cells)
+        self.header = header
 
 
 @dataclass
@@ -193,6 +211,9 @@ def _scan(info: TableInfo, rows: Iterator[tuple[int, list[Any]]], name: str,
         header.pop()
     if not header:
         raise FileProblem(_("%(name)s has no column names in its header row.", name=name))
+    if not info.samples and info.kind == CSV:  # a workbook's other sheets may have rows
+        raise FileProblem(_("%(name)s has no rows under its header row (row %(row)s).",
+                            name=name, row=info.header_row))
     info.columns = column_names(header)
     width = len(info.columns)
     info.samples = [(s + [None] * width)[:width] for s in info.samples]
@@ -205,15 +226,20 @@ def read_rows(stream: IO[bytes], name: str, kind: str, options: dict[str, Any],
     header_row = int(options.get("header_row") or 1)
     if kind == XLSX:
         book, sheet = _open_sheet(stream, name, options.get("sheet"))
-        rows: Iterator[tuple[int, list[Any]]] = (
-            (n, list(r)) for n, r in enumerate(sheet.iter_rows(values_only=True), 1))
+        rows: Iterator[tuple[int, list[Any]]] = enumerate(_xlsx_rows(sheet), 1)
     else:
         book = None
         rows = _csv_rows(stream, str(options.get("encoding") or "utf-8"),
                          str(options.get("delimiter") or ","), name)
+    header = width
     try:
         for number, cells in rows:
+            if number == header_row:
+                header = max(width, len(cells))
             if number <= header_row or blank(cells):
+                continue
+            if kind == CSV and len(cells) > header and not blank(cells[header:]):
+                yield number, RaggedRow(cells, header)  # the parser reports it
                 continue
             yield number, (cells + [None] * width)[:width]
     finally:
@@ -228,6 +254,8 @@ def _csv_rows(stream: IO[bytes], encoding: str, delimiter: str, name: str
     try:
         reader = csv.reader(text, delimiter=delimiter)
         for number, cells in enumerate(reader, 1):
+            if number == 1 and cells and cells[0].startswith("\ufeff"):
+                cells[0] = cells[0][1:]  # a byte order mark the codec kept (GB18030's)
             if len(cells) > MAX_COLUMNS:
                 raise FileProblem(_("Row %(row)s of %(name)s has %(count)s columns; at most "
                                     "%(limit)s are read.", row=number, name=name,
@@ -243,6 +271,7 @@ def _csv_rows(stream: IO[bytes], encoding: str, delimiter: str, name: str
 def _open_sheet(stream: IO[bytes], name: str, sheet: str | None) -> tuple[Any, Any]:
     from openpyxl import load_workbook
 
+    _check_zip(stream, name)
     stream.seek(0)
     try:
         book = load_workbook(stream, read_only=True, data_only=True)
@@ -261,13 +290,49 @@ def _open_sheet(stream: IO[bytes], name: str, sheet: str | None) -> tuple[Any, A
     return book, book[sheet]
 
 
+def _check_zip(stream: IO[bytes], name: str) -> None:
+    """Refuse an XLSX whose parts unpack to more than a spreadsheet's do (see MAX_UNPACKED),
+    before anything is unpacked (the sizes are in the zip's directory; reading a part never
+    unpacks more than its declared size)."""
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise FileProblem(_("%(name)s is not a valid Excel (.xlsx) file.", name=name)) from None
+    total = sum(p.file_size for p in parts)
+    packed = len(parts) > MAX_PARTS or total > MAX_UNPACKED or any(
+        (p.file_size > MAX_PART and not p.filename.startswith("xl/worksheets/"))
+        or (p.file_size > 1024**2 and p.file_size > MAX_RATIO * max(p.compress_size, 1))
+        for p in parts)
+    if packed:
+        raise FileProblem(_("%(name)s unpacks to far more data than a spreadsheet holds "
+                            "(%(size)s MB); it is not read. Save it again from Excel, or as "
+                            "CSV.", name=name, size=total // 1024**2))
+
+
+def _xlsx_rows(ws: Any) -> Iterator[list[Any]]:
+    """The cells of each row of a sheet, as values; a number formatted as a percentage as the
+    text it shows (0.12 shown as 12% is `"12%"`: a percent field holds 12, and a plain number
+    field refuses it rather than take 0.12)."""
+    for row in ws.iter_rows():
+        yield [_cell_value(c) for c in row]
+
+
+def _cell_value(cell: Any) -> Any:
+    value = cell.value
+    if isinstance(value, int | float) and not isinstance(value, bool) \
+            and "%" in (cell.number_format or "") and math.isfinite(value):
+        return f"{(Decimal(str(value)) * 100).normalize():f}%"
+    return value
+
+
 def _inspect_xlsx(stream: IO[bytes], name: str, sheet: str | None, header_row: int | None
                   ) -> TableInfo:
     book, ws = _open_sheet(stream, name, sheet)
     try:
         info = TableInfo(XLSX, [], 0, 0, sheet=ws.title, sheets=list(book.sheetnames))
-        rows = ((n, list(r)) for n, r in enumerate(
-            itertools.islice(ws.iter_rows(values_only=True), 1_000_000), 1))
+        rows = enumerate(itertools.islice(_xlsx_rows(ws), 1_000_000), 1)
         _scan(info, rows, name, header_row)
         declared = ws.max_row
         if isinstance(declared, int) and declared > info.header_row:

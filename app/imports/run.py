@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from app import crypto
+from app.crypto import KeyRing
+from app.fields.base import shown
 from app.i18n import _, use_locale
 from app.imports import jobs, reader
 from app.imports.dedupe import DuplicateFinder, Match
@@ -159,7 +162,7 @@ def start(records: Records, store: AttachmentStore, actor: Actor, import_id: int
     status = VALIDATING if dry_run else RUNNING
     mode = DRY_RUN if dry_run else RUN
     with records.engine.begin() as conn:
-        if not jobs.claim(conn, import_id, STARTABLE, status, mode=mode, processed=0,
+        if not jobs.claim(conn, import_id, STARTABLE, status, mode=mode, **Tally().values(),
                           started_at=datetime.now(UTC), finished_at=None, error_summary=None):
             raise SetupProblem(_("This import is running already."))
     if queue is not None and job.total > QUEUE_ABOVE:
@@ -176,6 +179,13 @@ class Plan:
     by_field: dict[str, str]
     #: the entity's name in the user's language
     label: str
+    #: encrypted fields -> how an error names them; their values are kept sealed or masked
+    secret: dict[str, str] = field(default_factory=dict)
+    keys: KeyRing | None = None
+
+    @property
+    def secret_columns(self) -> set[str]:
+        return {c.name for c in self.columns if c.target.name in self.secret}
 
 
 def _plan(records: Records, job: jobs.ImportJob, actor: Actor) -> Plan:
@@ -183,8 +193,11 @@ def _plan(records: Records, job: jobs.ImportJob, actor: Actor) -> Plan:
     columns = resolve(job.columns, job.fields, found)
     options = job.options_obj
     options.check(found, {c.target.name for c in columns})
+    e = records.entity(job.entity)
     return Plan(columns, options, {c.target.name: c.name for c in columns},
-                records.entity(job.entity).label_for(actor.locale))
+                e.label_for(actor.locale),
+                {f.name: crypto.where_of(e.name, f) for f in crypto.encrypted_fields(e)},
+                crypto.keys_of(records.engine))
 
 
 @dataclass
@@ -304,7 +317,10 @@ class Step:
                 continue
             values = row.values
             if upsert is not None:
-                match = upsert.find(values, row.number)
+                match = upsert.find(values, row.number, claim=True)
+                if match is not None and len(match.records) > 1:
+                    self._ambiguous(row, match)
+                    continue
                 if match is not None and match.record_id is not None:
                     self._write(self._update(row, match.record_id))
                     continue
@@ -314,7 +330,8 @@ class Step:
                     else:
                         self._duplicate(row, match, "skip")
                     continue
-            match = finder.find(values, row.number) if finder is not None else None
+            match = finder.find(values, row.number, claim=on_duplicate == "update") \
+                if finder is not None else None
             if match is not None and match.row in self.unwritten:
                 if upsert is not None:
                     upsert.forget(row.number)
@@ -323,6 +340,10 @@ class Step:
                 if match is not None:
                     self._duplicate(row, match, "create")
                 self._write(BulkRow(row.number, values))
+            elif on_duplicate == "update" and len(match.records) > 1:
+                if upsert is not None:
+                    upsert.forget(row.number)
+                self._ambiguous(row, match)
             elif on_duplicate == "update" and match.record_id is not None:
                 self._duplicate(row, match, "update")
                 self._write(self._update(row, match.record_id))
@@ -343,6 +364,18 @@ class Step:
         """An update sets the row's non-empty values; the owner stays."""
         return BulkRow(row.number, {k: v for k, v in row.values.items() if k != OWNER},
                        record_id)
+
+    def _ambiguous(self, row: ParsedRow, match: Match) -> None:
+        """A row whose key several existing records hold: which one to update is unknown, so
+        none is (picking one would change a record the row may not be about)."""
+        column = self.plan.by_field.get(match.field)
+        ids = ", ".join(f"#{i}" for i in match.records)
+        self.problems.append(Problem(row.number, column, _(
+            "%(count)s %(entity)s records have this %(column)s (%(ids)s): the row cannot say "
+            "which one to update, so none is. Use a key that tells them apart.",
+            count=len(match.records), entity=self.plan.label, column=column or match.field,
+            ids=ids), raw_text(row.raw.get(match.field))))
+        self.failed += 1
 
     def _duplicate(self, row: ParsedRow, match: Match, action: str) -> None:
         column = self.plan.by_field.get(match.field)
@@ -389,7 +422,7 @@ class Step:
             if done.action in (CREATED, UPDATED) and not self.dry_run:
                 tags.append({"import_id": self.import_id, "row_number": done.key,
                              "record_id": done.record_id, "action": done.action,
-                             "before": done.before or None, "version": done.version})
+                             "before": self._before(done.before), "version": done.version})
         if tags:
             conn.execute(import_rows.insert(), tags)
         tally.processed += self.new
@@ -403,13 +436,30 @@ class Step:
         self.new = self.skipped = self.failed = 0
         jobs.update(conn, self.import_id, **tally.values())
 
+    def _before(self, before: dict[str, Any]) -> dict[str, Any] | None:
+        plan = self.plan
+        if not plan.secret or not before or plan.keys is None:
+            return before or None
+        return jobs.seal_before(before, plan.secret, plan.keys)
+
     def _keep(self, conn: sa.Connection, kind: str, found: list[Problem]) -> None:
         room = MAX_ERRORS - self.tally.kept[kind]
         if room <= 0 or not found:
             return
         kept = sorted(found, key=lambda p: p.row)[:room]
         self.tally.kept[kind] += len(kept)
+        secret = self.plan.secret_columns
         conn.execute(import_errors.insert(), [
             {"import_id": self.import_id, "kind": kind, "row_number": p.row,
-             "column_name": p.column, "message": p.message, "raw_value": p.raw}
+             "column_name": p.column, **(masked(p) if p.column in secret else {
+                 "message": p.message, "raw_value": p.raw})}
             for p in kept])
+
+
+def masked(problem: Problem) -> dict[str, Any]:
+    """The message and value of a problem of an encrypted field, without the value: the error
+    table is not encrypted (the user has the file and the row number)."""
+    message = problem.message
+    for text in {problem.raw or "", (problem.raw or "").strip()} - {""}:
+        message = message.replace(shown(text), shown(crypto.MASK)).replace(text, crypto.MASK)
+    return {"message": message, "raw_value": crypto.MASK if problem.raw else None}

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
+from app import crypto
 from app.i18n import _, use_locale
 from app.imports import jobs
 from app.imports.options import SetupProblem
@@ -72,6 +75,7 @@ def _undo(records: Records, actor: Actor, job: jobs.ImportJob, report: list[str]
         if not page:
             break
         after = page[-1]["id"]
+        changed = _changed_since(records, entity, page)
         try:
             outcome = delete_many(records, entity, [t["record_id"] for t in page], actor)
         except RecordError as exc:  # may not delete this entity at all
@@ -79,6 +83,11 @@ def _undo(records: Records, actor: Actor, job: jobs.ImportJob, report: list[str]
             break
         deleted += len(outcome.deleted)
         rows = {t["record_id"]: t["row_number"] for t in page}
+        for record_id in sorted(changed & set(outcome.deleted), key=rows.__getitem__):
+            report.append(_("Row %(row)s, %(entity)s #%(id)s: %(reason)s", row=rows[record_id],
+                            entity=label, id=record_id, reason=_(
+                                "it was changed since the import; it is in the recycle bin "
+                                "with those changes.")))
         for record_id, message in outcome.failed.items():
             report.append(_("Row %(row)s, %(entity)s #%(id)s: %(reason)s", row=rows[record_id],
                             entity=label, id=record_id, reason=message))
@@ -100,6 +109,18 @@ def _undo(records: Records, actor: Actor, job: jobs.ImportJob, report: list[str]
     return deleted, restored
 
 
+def _changed_since(records: Records, entity: str, page: list[dict[str, Any]]) -> set[int]:
+    """The live records of `page` (tags of created records) someone changed since the import
+    wrote them (their version moved on)."""
+    table = records.table(entity)
+    wrote = {int(t["record_id"]): t["version"] for t in page}
+    with records.engine.connect() as conn:
+        now = conn.execute(sa.select(table.c.id, table.c.version).where(
+            table.c.id.in_(list(wrote)), table.c.deleted_at.is_(None))).all()
+    return {int(r.id) for r in now if wrote[int(r.id)] is not None
+            and r.version != wrote[int(r.id)]}
+
+
 def _restore(records: Records, actor: Actor, entity: str, tag: dict[str, object]
              ) -> str | None:
     """Put back the values an update replaced; a sentence when it cannot."""
@@ -110,8 +131,9 @@ def _restore(records: Records, actor: Actor, entity: str, tag: dict[str, object]
         return _("it was deleted since the import; left as it is.")
     if current["version"] != tag["version"]:
         return _("it was changed since the import; left as it is.")
-    before = tag["before"] if isinstance(tag["before"], dict) else {}
     try:
+        before = jobs.open_before(tag["before"] if isinstance(tag["before"], dict) else {},
+                                  crypto.keys_of(records.engine))
         records.update(entity, record_id, before, actor, version=int(str(tag["version"])))
     except RecordError as exc:
         return exc.message
