@@ -1,12 +1,13 @@
 """A report's result as CSV or XLSX: every group (not only the report's `limit`), then the
 totals, through the shared writers of app/records/export_writers.py. The report runs before
-the first chunk is produced, so a report that cannot run raises before anything is sent."""
+the first chunk is produced (XLSX: the whole workbook is written to a temporary file first), so
+a report that cannot run raises before anything is sent."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.records.export_writers import csv_chunks, xlsx_bytes
+from app.records.export_writers import FileStream, csv_chunks, xlsx_file
 from app.records.service import Records
 from app.reports.compute import iter_report_rows
 from app.reports.types import ReportDef
@@ -22,8 +23,9 @@ def report_csv(records: Records, r: ReportDef, *, me: int | None = None, locale:
 
 
 def report_xlsx(records: Records, r: ReportDef, *, me: int | None = None,
-                locale: str = "en") -> bytes:
-    """An XLSX workbook of `r` run as the records service's actor."""
+                locale: str = "en") -> FileStream:
+    """An XLSX workbook of `r` run as the records service's actor, in a temporary file whose
+    stream deletes it when closed (the caller closes it, or a response of it does)."""
     rows = iter_report_rows(records, r, me=me, locale=locale)
     header = next(rows)
-    return xlsx_bytes(r.label_for(locale), header, rows)
+    return xlsx_file(r.label_for(locale), header, rows, fallback=r.name)

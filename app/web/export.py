@@ -3,8 +3,12 @@
 The same query string as the list page (`q`, `cols`, `sort`, `f.<field>.<op>`, `owner=me`),
 every matching row, read in keyset batches (`app.records.query.iter_rows`) so a large export
 never holds all rows at once. CSV is UTF-8 with a byte order mark (Excel then opens Chinese
-correctly), with the values as the page shows them; XLSX (openpyxl's write-only mode) holds real
-numbers, dates and yes/no values. Headers are the column labels in the user's language.
+correctly), with the values as the page shows them, sent as it is made; XLSX (openpyxl's
+write-only mode) holds real numbers, dates and yes/no values, and is written to a temporary file
+first (app.records.export_writers.xlsx_file), then sent from it in chunks; the file is deleted
+when the response is closed. Either way memory stays flat however many rows are exported, and a
+bad filter is a 400 before anything is sent. Headers are the column labels in the user's
+language.
 Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) stays text: a leading
 `'` in CSV, a text cell in XLSX.
 """
@@ -14,8 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -24,12 +26,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user, login_required
-from openpyxl import Workbook
 
 from app.i18n import _, get_locale
-from app.meta.types import EntityDef, FieldDef
+from app.meta.types import EntityDef, FieldDef, Meta
 from app.records.errors import Forbidden
-from app.records.export_writers import neutral, text_cell
+from app.records.export_writers import XLSX_TYPE, FileStream, neutral, xlsx_file
 from app.records.query import ListQuery, from_params, iter_rows, resolve_columns
 from app.web.format import display, value_kind
 from app.web.state import entity_or_404, may, records, state
@@ -78,6 +79,7 @@ def csv_export(entity: str) -> Response:
     e, query, columns = _setup(entity)
     currency = state().ctx.settings.currency
     meta = state().meta
+    numeric = [value_kind(f, meta) in NUMBER_KINDS for f in columns]  # once, not per cell
     batches = _rows(entity, query, columns)
     first = next(batches, None)  # a bad filter is a 400 before anything is sent
 
@@ -90,30 +92,29 @@ def csv_export(entity: str) -> Response:
             out.seek(0)
             out.truncate()
             for row in rows:
-                writer.writerow([csv_cell(f, display(f, row.get(f.name), currency=currency,
-                                                     titles=titles.get(f.name), meta=meta))
-                                 for f in columns])
-            yield out.getvalue()
+                writer.writerow([csv_cell(display(f, row.get(f.name), currency=currency,
+                                                  titles=titles.get(f.name), meta=meta), num)
+                                 for f, num in zip(columns, numeric, strict=True)])
+            yield out.getvalue()  # one chunk per batch: nothing is kept once it is sent
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_filename(e.name, "csv")}"'})
 
 
-def csv_cell(f: FieldDef, text: str) -> str:
+def csv_cell(text: str, numeric: bool) -> str:
     """A shown value for CSV: text that could run as a formula is neutralised; numbers (a
     negative amount) stay as they are."""
-    if value_kind(f, state().meta) in NUMBER_KINDS:
-        return text
-    return neutral(text)
+    return text if numeric else neutral(text)
 
 
-def cell(f: FieldDef, value: Any, titles: dict[int, str] | None, currency: str) -> Any:
-    """A value as an Excel cell: numbers, dates, times and yes/no as themselves (datetimes in
-    UTC without a zone: Excel has none), the rest as the page shows it."""
+def cell(f: FieldDef, kind: str, value: Any, titles: dict[int, str] | None, currency: str,
+         meta: Meta | None) -> Any:
+    """A value as an Excel cell (`kind`: the field's `value_kind`): numbers, dates, times and
+    yes/no as themselves (datetimes in UTC without a zone: Excel has none), the rest as the
+    page shows it."""
     if value is None:
         return None
-    kind = value_kind(f, state().meta)
     if kind in NUMBER_KINDS and isinstance(value, int | float | Decimal) \
             and not isinstance(value, bool):
         return value
@@ -125,7 +126,7 @@ def cell(f: FieldDef, value: Any, titles: dict[int, str] | None, currency: str) 
         return value
     if f.type == "rollup" and isinstance(value, int | Decimal):
         return value
-    return display(f, value, currency=currency, titles=titles, meta=state().meta)
+    return display(f, value, currency=currency, titles=titles, meta=meta)
 
 
 @bp.route("/<entity>/export.xlsx")
@@ -133,24 +134,24 @@ def cell(f: FieldDef, value: Any, titles: dict[int, str] | None, currency: str) 
 def xlsx_export(entity: str) -> Response:
     e, query, columns = _setup(entity)
     currency = state().ctx.settings.currency
+    meta = state().meta
+    kinds = [value_kind(f, meta) for f in columns]
     batches = _rows(entity, query, columns)
     first = next(batches, None)  # a bad filter is a 400 before the workbook exists
-    book = Workbook(write_only=True)
-    try:
-        title = re.sub(r"[\[\]:*?/\\]", " ", e.plural_for(get_locale()))[:31].strip()
-        sheet = book.create_sheet(title=title or e.name)
-        sheet.append(_headers(columns))
+
+    def cells() -> Iterator[list[Any]]:
         for rows, titles in itertools.chain([first] if first else [], batches):
             for row in rows:
-                sheet.append([text_cell(sheet, cell(f, row.get(f.name), titles.get(f.name),
-                                                    currency)) for f in columns])
-        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buffer:
-            book.save(buffer)
-            buffer.seek(0)
-            data = buffer.read()
-    finally:
-        book.close()
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
-                    "spreadsheetml.sheet",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{_filename(e.name, "xlsx")}"'})
+                yield [cell(f, kind, row.get(f.name), titles.get(f.name), currency, meta)
+                       for f, kind in zip(columns, kinds, strict=True)]
+
+    stream = xlsx_file(e.plural_for(get_locale()), _headers(columns), cells(), fallback=e.name)
+    return xlsx_response(stream, _filename(e.name, "xlsx"))
+
+
+def xlsx_response(stream: FileStream, filename: str) -> Response:
+    """A streamed download of an XLSX file made by `xlsx_file` (also for report exports): 64
+    KiB chunks, its length known; the file is deleted when the response is closed."""
+    return Response(stream, mimetype=XLSX_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Length": str(stream.size)})

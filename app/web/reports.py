@@ -160,6 +160,7 @@ def export(ref: str, fmt: str) -> ResponseReturnValue:
                           entities=e.plural_for(get_locale())))
     from app import seclog
     from app.reports.export import report_csv, report_xlsx
+    from app.web.export import xlsx_response
     from app.web.seclog import record as log_security
 
     locale = get_locale()
@@ -169,10 +170,9 @@ def export(ref: str, fmt: str) -> ResponseReturnValue:
         chunks = report_csv(records(), r, me=_uid(), locale=locale)
         log_security(seclog.EXPORT, entity=r.entity, detail={"format": fmt, "report": ref})
         return Response(stream_with_context(chunks), mimetype="text/csv", headers=disposition)
-    data = report_xlsx(records(), r, me=_uid(), locale=locale)
+    stream = report_xlsx(records(), r, me=_uid(), locale=locale)  # a temporary file
     log_security(seclog.EXPORT, entity=r.entity, detail={"format": fmt, "report": ref})
-    return Response(data, headers=disposition,
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return xlsx_response(stream, name)  # streamed; the file is deleted when it is closed
 
 
 # --- the builder ------------------------------------------------------------------------------
