@@ -48,6 +48,8 @@ def test_manager_builds_a_report_adds_it_to_a_dashboard_and_drills_down(
             browser_sign_in(page, base, "manager", PASSWORDS["manager"])
             page.click("#reports-link")
             page.click("#new-report")
+            page.wait_for_url(re.compile(r".*/reports/new$"))
+            page.wait_for_load_state("load")  # reports.js listens for the entity's change
             # choosing the entity reloads the builder with its fields (static/reports.js)
             page.select_option("#entity", "opportunity")
             page.locator("#g1-field").wait_for()
