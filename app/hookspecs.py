@@ -13,6 +13,7 @@ Phases:
 4. records — inside the records service's transaction (except `crm_record_after_commit`): an
    exception raised by a hook rolls the whole operation back, so nothing is half-saved.
 5. reads — when a record is read for display.
+6. record pages — when a record's detail page is drawn: its extra buttons and side cards.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from app.expr.functions import FunctionRegistry
     from app.fields.base import FieldType
     from app.records.change import Change
+    from app.web.recordext import RecordAction, RecordPanel
 
 hookspec = pluggy.HookspecMarker("crm")
 
@@ -137,3 +139,17 @@ def crm_record_after_commit(change: Change) -> None:
 def crm_record_loaded(entity: str, record: dict[str, Any]) -> None:
     """A record was read for display (detail page, API get). A hook may add computed keys
     prefixed with `x_`; it must not change stored fields."""
+
+
+# --- 6. record pages -------------------------------------------------------------------
+@hookspec
+def crm_record_actions(entity: str, record: dict[str, Any]) -> list[RecordAction] | None:
+    """Buttons on a record's detail page, beside Edit (generate a PDF, send an email, merge
+    ...): `app.web.recordext.RecordAction`s. Called in the request of a signed-in user; return
+    only what that user may do (`records().permits(...)`). `record` is the record as shown."""
+
+
+@hookspec
+def crm_record_panels(entity: str, record: dict[str, Any]) -> list[RecordPanel] | None:
+    """Cards in the side column of a record's detail page (documents, survey answers ...):
+    `app.web.recordext.RecordPanel`s, each a template rendered with its own context."""

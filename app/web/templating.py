@@ -12,6 +12,7 @@ from app.i18n import LOCALES, format_datetime, get_locale
 from app.meta.types import EntityDef, FieldDef, label_text
 from app.web import format as fmt
 from app.web.auth import LANGUAGE_NAMES, LanguageForm
+from app.web.recordext import record_actions, record_panels
 from app.web.state import may, records, state
 
 #: entity names shown first in the navigation, in this order (the rest follow by label)
@@ -67,6 +68,8 @@ def globals_for_templates() -> dict[str, Any]:
         "nav_entities": nav_entities,
         "may": may,
         "sharing_panel": _sharing_panel,
+        "record_actions": record_actions,
+        "record_panels": record_panels,
         "permits": lambda entity, record_id, action: records().permits(entity, record_id, action),
         "label": label,
         "plural": plural,
