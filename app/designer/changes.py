@@ -24,10 +24,12 @@ from ruamel.yaml.comments import CommentedMap
 from app.designer import yamledit
 from app.meta import yamlpos
 from app.meta.files import ConfigFiles, FileKey, valid_name
+from app.meta.sections import FEATURE_SECTIONS
 from app.meta.types import IDENTIFIER
 
 #: workflow file sections the designer edits by name
-SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions")
+SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions",
+            *FEATURE_SECTIONS)
 GRANT_KEYS = ("create", "read", "edit", "delete", "export", "import", "hidden", "read_only")
 ENTITY_KEYS = ("label", "plural", "title", "icon", "description", "list", "views")
 SCHEMA_LINE = "# yaml-language-server: $schema="

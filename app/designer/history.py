@@ -14,13 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.meta.files import ConfigFiles, FileKey
+from app.meta.sections import FEATURE_SECTIONS
 from app.meta.snapshot import meta_from_dict, meta_to_dict
 from app.migrate import sources
 from app.model.designer import config_sources
 from app.model.system import config_versions, schema_history
 
 #: top-level sections of a snapshot compared item by item
-SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions")
+SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions",
+            *FEATURE_SECTIONS)
 #: those and the report sections (reports/*.yaml)
 COMPARED = (*SECTIONS, "reports", "dashboards", "alerts")
 

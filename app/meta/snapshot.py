@@ -112,6 +112,10 @@ def meta_to_dict(meta: Meta) -> dict[str, Any]:
         from app.meta.reports import reports_to_dict
 
         out.update(reports_to_dict(meta))
+    if meta.features:
+        from app.meta.sections import features_to_dict
+
+        out.update(features_to_dict(meta))
     return out
 
 
@@ -156,6 +160,7 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
     from app.meta.approvals_snapshot import approvals_from_dict
     from app.meta.conversions import conversions_from_dict
     from app.meta.reports import reports_from_dict
+    from app.meta.sections import features_from_dict
     from app.meta.stages import stages_from_dict
     from app.meta.workflows import automations_from_dict, webhooks_from_dict
 
@@ -167,4 +172,5 @@ def meta_from_dict(data: dict[str, Any]) -> Meta:
                 automations=freeze(automations_from_dict(data.get("automations") or {}, src)),
                 stages=freeze(stages_from_dict(data.get("stages") or {}, src)),
                 conversions=freeze(conversions_from_dict(data.get("conversions") or {}, src)),
-                **approvals_from_dict(data, src), **reports_from_dict(data))
+                **approvals_from_dict(data, src), **reports_from_dict(data),
+                features=freeze(features_from_dict(data, src)))

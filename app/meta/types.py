@@ -394,6 +394,12 @@ class Meta:
     reports: Mapping[str, Any] = field(default_factory=dict)
     dashboards: Mapping[str, Any] = field(default_factory=dict)
     alerts: Mapping[str, Any] = field(default_factory=dict)
+    #: feature sections of workflows/*.yaml by section, then name (app/meta/sections.py)
+    features: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def feature(self, section: str) -> Mapping[str, Any]:
+        """The checked entries of one feature section (`documents`, ...), by name."""
+        return self.features.get(section) or {}
 
     def entity(self, name: str) -> EntityDef:
         return self.entities[name]

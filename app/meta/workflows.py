@@ -40,6 +40,7 @@ from app.meta.checks import _hint
 from app.meta.conversions import CONVERSION_SCHEMA
 from app.meta.errors import ConfigError
 from app.meta.files import ConfigFiles
+from app.meta.sections import FEATURE_SECTIONS, section_module
 from app.meta.stages import STAGE_SCHEMA
 from app.meta.types import (
     IDENTIFIER,
@@ -53,7 +54,9 @@ from app.meta.types import (
 )
 
 #: top-level keys a workflows file may hold
-KINDS = ("webhooks", "automations", "stages", "conversions", "approvals", "escalations")
+#: the built-in sections; feature sections (app/meta/sections.py) come after them
+BUILTIN_KINDS = ("webhooks", "automations", "stages", "conversions", "approvals", "escalations")
+KINDS = (*BUILTIN_KINDS, *FEATURE_SECTIONS)
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _NAME = {"type": "string", "pattern": IDENTIFIER.pattern}
 _ENV = {"type": "string", "pattern": ENV_NAME.pattern}
@@ -106,6 +109,15 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+def _schema() -> dict[str, Any]:
+    """SCHEMA with the feature sections' entries (their modules are imported here, late)."""
+    props = dict(SCHEMA["properties"])
+    for section in FEATURE_SECTIONS:
+        props[section] = {"type": "object", "propertyNames": _NAME,
+                          "additionalProperties": section_module(section).SCHEMA}
+    return {**SCHEMA, "properties": props}
+
+
 def _builtin_actions() -> None:
     """Register the built-in actions before params are checked (they register on import)."""
     import app.events.actions  # noqa: F401
@@ -121,6 +133,7 @@ def load_workflows(dirs: Sequence[Path], meta: Meta, files: ConfigFiles | None =
     from app.meta.loader import Document, _schema_errors, yaml_files
     from app.meta.stages import check_stages
 
+    kinds = (*BUILTIN_KINDS, *FEATURE_SECTIONS)
     errors: list[ConfigError] = []
     docs: list[Document] = []
     for layer, name, data, positions, _broken in yaml_files(
@@ -128,22 +141,22 @@ def load_workflows(dirs: Sequence[Path], meta: Meta, files: ConfigFiles | None =
             files=files):
         if data is None:
             continue  # an empty file holds nothing (or a syntax error was reported)
-        if not isinstance(data, dict) or not set(KINDS) & set(data):
+        if not isinstance(data, dict) or not set(kinds) & set(data):
             errors.append(ConfigError(
-                "CRM-E060", "a workflows file must hold `webhooks:`, `automations:`, "
-                "`stages:`, `conversions:`, `approvals:` or `escalations:`",
+                "CRM-E060", "a workflows file must hold one of "
+                + ", ".join(f"`{k}:`" for k in kinds),
                 positions.at(())))
             continue
         docs.append(Document(name, data, positions, layer))
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    merged: dict[str, dict[str, tuple[dict[str, Any], Document]]] = {k: {} for k in KINDS}
+    validator = jsonschema.Draft202012Validator(_schema())
+    merged: dict[str, dict[str, tuple[dict[str, Any], Document]]] = {k: {} for k in kinds}
     seen: dict[tuple[str, int, str], Source] = {}
     for doc in docs:
         errs = _schema_errors(doc, validator)
         errors.extend(errs)
         if errs:
             continue
-        for kind in KINDS:
+        for kind in kinds:
             for name, spec in (doc.data.get(kind) or {}).items():
                 src = doc.positions.at((kind, name))
                 first = seen.get((kind, doc.layer, name))
@@ -176,7 +189,11 @@ def load_workflows(dirs: Sequence[Path], meta: Meta, files: ConfigFiles | None =
         "conversions": check_conversions(merged["conversions"], meta, errors),
         "approvals": check_approvals(merged["approvals"], meta, errors),
         "escalations": check_escalations(merged["escalations"], meta, errors)}
-    return {k: v for k, v in found.items() if v}, errors
+    features = {s: section_module(s).check(merged[s], meta, errors) for s in FEATURE_SECTIONS}
+    out: dict[str, Any] = {k: v for k, v in found.items() if v}
+    if any(features.values()):
+        out["features"] = {s: defs for s, defs in features.items() if defs}
+    return out, errors
 
 
 def _webhook(name: str, body: dict[str, Any], doc: Any, meta: Meta,
