@@ -117,15 +117,20 @@ def migrate(ctx: Context, purge: bool, yes: bool, message: str | None, author: s
 
 from app.cli_access import access  # noqa: E402  (sub-groups register on `main`)
 from app.cli_backup import backup_group, restore_command  # noqa: E402
+from app.cli_comms import email_group, followups_group, reminders_group  # noqa: E402
 from app.cli_config import config  # noqa: E402
 from app.cli_convert import convert_command  # noqa: E402
 from app.cli_data import demo, serve, setup, user  # noqa: E402
+from app.cli_documents import document_group  # noqa: E402
+from app.cli_duplicates import duplicates_group  # noqa: E402
 from app.cli_encryption import encryption  # noqa: E402
 from app.cli_import import import_group  # noqa: E402
+from app.cli_kb import kb_group  # noqa: E402
 from app.cli_mail import mail  # noqa: E402
 from app.cli_privacy import privacy_group  # noqa: E402
 from app.cli_reports import report  # noqa: E402
 from app.cli_seclog import security_log  # noqa: E402
+from app.cli_targets import targets_group  # noqa: E402
 from app.cli_tokens import token  # noqa: E402
 from app.cli_webhooks import webhooks  # noqa: E402
 from app.cli_worker import worker  # noqa: E402
@@ -137,3 +142,10 @@ for _command in (config, demo, user, setup, serve, token, webhooks, worker, secu
     main.add_command(_command)
 main.add_command(report)
 main.add_command(import_group)
+main.add_command(duplicates_group)
+main.add_command(email_group)
+main.add_command(reminders_group)
+main.add_command(followups_group)
+main.add_command(document_group)
+main.add_command(kb_group)
+main.add_command(targets_group)

@@ -1,5 +1,6 @@
-"""`crm convert ENTITY ID --as USER`: convert a record (a qualified lead) into the records its
-conversion creates, on the live config version, as that user (app/workflow/convert.py)."""
+"""`crm convert ENTITY ID --as USER`: convert a record (a qualified lead, an accepted quote, a
+signed contract) into the records its conversion creates, with their lines, on the live config
+version, as that user (app/workflow/convert.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from app.cli_errors import EXIT_REFUSED, friendly
 from app.context import Context
 from app.model.system import users
 from app.records import Actor, RecordError, ValidationFailed
-from app.workflow.convert import conversions_of, convert
+from app.workflow.convert import conversions_of, run_conversion
 
 
 @click.command("convert")
@@ -22,13 +23,17 @@ from app.workflow.convert import conversions_of, convert
 @click.option("--name", "name", default=None,
               help="the conversion (default: the only one of ENTITY)")
 @click.option("--no-opportunity", is_flag=True, help="leave the optional opportunity out")
+@click.option("--without", "without", multiple=True, metavar="TARGET",
+              help="leave this optional target out (repeatable)")
 @click.option("--as", "username", required=True, help="the user who converts (and owns what "
               "is created)")
 @click.pass_obj
 @friendly
 def convert_command(ctx: Context, entity: str, record_id: int, name: str | None,
-                    no_opportunity: bool, username: str) -> None:
-    """Convert ENTITY #RECORD_ID (a qualified lead into an account, contact and opportunity)."""
+                    no_opportunity: bool, without: tuple[str, ...], username: str) -> None:
+    """Convert ENTITY #RECORD_ID (a qualified lead into an account, contact and opportunity;
+    an accepted quote into a contract, a signed contract into an order, lines included).
+    Prints the ids made and the lines copied as JSON."""
     from app.cli_privacy import live_records
 
     rs = live_records(ctx)
@@ -45,9 +50,10 @@ def convert_command(ctx: Context, entity: str, record_id: int, name: str | None,
                                        "name one with --name")
         name = found[0].name
     who = Actor(int(row.id), username, tuple(row.roles or ()))
-    include = {"opportunity": False} if no_opportunity else {}
+    include = dict.fromkeys(("opportunity",) if no_opportunity else (), False)
+    include.update(dict.fromkeys(without, False))
     try:
-        ids = convert(rs, name, record_id, who, include=include, entity=entity)
+        done = run_conversion(rs, name, record_id, who, include=include, entity=entity)
     except RecordError as exc:
         click.echo(f"Refused: {exc.message}", err=True)
         if isinstance(exc, ValidationFailed):
@@ -55,4 +61,4 @@ def convert_command(ctx: Context, entity: str, record_id: int, name: str | None,
                 for problem in problems:
                     click.echo(f"  {field}: {problem}", err=True)
         sys.exit(EXIT_REFUSED)
-    click.echo(json.dumps({"ids": ids}))
+    click.echo(json.dumps({"ids": done.ids, "lines": done.lines}))

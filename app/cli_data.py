@@ -15,6 +15,7 @@ from app.migrate.publish import active_version, publish, replay
 from app.model.build import build_models
 from app.model.system import create_system_tables, users
 from app.seclog import cli_who
+from app.targets.demo import load_demo_targets
 from app.users import UserError, create_user, set_password, set_teams, teams_of
 
 
@@ -157,6 +158,7 @@ def setup(ctx: Context, demo: bool) -> None:
             with ctx.engine.begin() as conn:
                 demo_users = create_demo_users(conn, meta, ctx.settings.roles, password)
                 spread_ownership(conn, meta)
+                load_demo_targets(conn, meta)
         if password:
             click.secho(f"Admin login: username 'admin', password '{password}' "
                         "(shown once; change it with `crm user passwd admin`)", fg="yellow")

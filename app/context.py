@@ -63,10 +63,13 @@ class Context:
         """The config as written in the YAML files (or in `files`, a candidate held in
         memory), with the plugins' field types, functions and actions known (raises
         ConfigErrors, or PluginError for a broken plugin)."""
+        from app.meta.documents import template_dirs
+
         self.plugins  # noqa: B018  (registers what the plugins add before the config is read)
-        return load_meta(self.settings.schema_dirs, self.settings.roles,
-                         workflow_dirs=self.settings.workflow_dirs, files=files,
-                         report_dirs=self.settings.report_dirs)
+        with template_dirs(self.settings.document_dirs):  # documents: templates (config.yaml)
+            return load_meta(self.settings.schema_dirs, self.settings.roles,
+                             workflow_dirs=self.settings.workflow_dirs, files=files,
+                             report_dirs=self.settings.report_dirs)
 
     def yaml_files(self) -> ConfigFiles:
         """The config's YAML files as they are on disk now."""

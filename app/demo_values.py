@@ -79,12 +79,17 @@ class Ctx:
 
 def build_all(ctx: Ctx) -> dict[str, list[Row]]:
     """Rows for every entity of the default pack, built in dependency order."""
+    from app.demo_contracts import contracts, sales_orders
+
     for name, builder in (
         ("product", products), ("account", accounts), ("contact", contacts),
         ("campaign", campaigns), ("opportunity", opportunities), ("lead", leads),
         ("campaign_member", campaign_members), ("quote", quotes),
         ("quote_line", lambda c: c.rows["quote_line"]),  # built with their quotes
         ("case", cases), ("activity", activities), ("note", notes),
+        ("contract", contracts), ("contract_line", lambda c: c.rows["contract_line"]),
+        ("sales_order", sales_orders),
+        ("sales_order_line", lambda c: c.rows["sales_order_line"]),
     ):
         ctx.rows[name] = builder(ctx)
     return ctx.rows

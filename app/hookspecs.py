@@ -134,6 +134,16 @@ def crm_record_after_commit(change: Change) -> None:
     (notifications, webhooks, search indexing). Exceptions here are logged, not raised."""
 
 
+@hookspec
+def crm_records_merge(conn: Any, entity: str, survivor_id: int, loser_ids: list[int],
+                      actor: Any) -> None:
+    """Duplicates are being merged (app/dedupe/merge.py), inside the merge's transaction
+    (`conn`): the related records and attachments of `loser_ids` moved to `survivor_id`, and
+    the losers go to the recycle bin next. Move the feature's own rows that name a loser (a
+    system table keyed by entity and record id) to the survivor. Raising rolls the merge
+    back."""
+
+
 # --- 5. reads ----------------------------------------------------------------------------
 @hookspec
 def crm_record_loaded(entity: str, record: dict[str, Any]) -> None:

@@ -44,6 +44,18 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.events.plugin",
     "app.workflow.plugin",
     "app.workflow.approvals.lock",
+    "app.web.duplicates", "app.api.duplicates",
+    "app.web.campaign_mail", "app.web.archive", "app.consent.plugin", "app.archive.plugin",
+    "app.web.documents",
+    "app.kb.plugin",
+    "app.surveys.action",
+    "app.web.kb",
+    "app.web.surveys",
+    "app.api.kb",
+    "app.targets.plugin",
+    "app.api.targets",
+    "app.comms.plugin",
+    "app.web.email",
 )
 
 #: the package under which folder plugins are imported (`crm_plugins.<name>`)

@@ -33,6 +33,10 @@ KEYS = {
     "schemas": "folder of entity YAML files",
     "workflows": "folder of workflow YAML files",
     "reports": "folder of report, dashboard and alert YAML files",
+    "documents": "folder of document templates (HTML made into PDFs, docs/documents.md; "
+                 "default documents, when it exists)",
+    "company": "your company on generated documents: name, logo (a file in the documents "
+               "folder or a data: URI), address, phone, email, website, tax_id, bank, account",
     "config_tests": "folder of config test files that `crm config test` runs "
                     "(default config_tests, when it exists)",
     "migrations": "folder where applied schema changes are recorded",
@@ -61,9 +65,11 @@ KEYS = {
 TEXT_KEYS = ("database_url", "secret_key", "name", "mail_url", "mail_from", "base_url")
 MAIL_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 PATH_KEYS = ("schemas", "workflows", "reports", "migrations", "plugins", "instance",
-             "config_tests")
+             "config_tests", "documents")
 #: the folder of config tests when a config.yaml names none (used when it exists)
 DEFAULT_CONFIG_TESTS = "config_tests"
+#: the folder of document templates when a config.yaml names none (used when it exists)
+DEFAULT_DOCUMENTS = "documents"
 LOCALES = ("en", "zh_CN")
 _WARNED: set[str] = set()
 
@@ -79,6 +85,8 @@ class Layer:
     config_tests: Path | None = None
     #: reports, dashboards and alerts (`reports:`)
     reports: Path | None = None
+    #: document templates (`documents:`, else ./documents when that folder exists)
+    documents: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,18 @@ class Settings:
     def config_test_dirs(self) -> list[Path]:
         return [layer.config_tests for layer in self.layers if layer.config_tests is not None]
 
+    @property
+    def document_dirs(self) -> list[Path]:
+        """Folders of document templates, base first (an overlay's template of the same name
+        wins)."""
+        return [layer.documents for layer in self.layers if layer.documents is not None]
+
+    @property
+    def company(self) -> dict[str, str]:
+        """`company:` of config.yaml (checked when the settings load: text values only)."""
+        found = self.raw.get("company")
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
 
 def _read(path: Path, seen: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
     """The chain of (file, data), base first."""
@@ -322,6 +342,7 @@ def load_settings(
                 config_tests=_config_tests(file, data),
                 reports=(file.parent / str(data["reports"])).resolve()
                 if data.get("reports") else None,
+                documents=_optional_dir(file, data, "documents", DEFAULT_DOCUMENTS),
             )
         )
         merged.update({k: v for k, v in data.items() if k not in PATH_KEYS})
@@ -339,6 +360,8 @@ def load_settings(
         layers[-1] = replace(layers[-1], reports=resolved_paths["reports"])
     if "CRM_CONFIG_TESTS" in env:
         layers[-1] = replace(layers[-1], config_tests=resolved_paths["config_tests"])
+    if "CRM_DOCUMENTS" in env:
+        layers[-1] = replace(layers[-1], documents=resolved_paths["documents"])
 
     src = Source(str(path))
     errors: list[ConfigError] = []
@@ -367,6 +390,12 @@ def load_settings(
         errors.append(ConfigError("CRM-E050", f"task_queue '{queue}' is not sqlite, immediate "
                                   "or a redis://host:port/db URL", src))
     errors += [ConfigError("CRM-E050", problem, src) for problem in _mail_problems(merged)]
+    company = merged.get("company")
+    if company is not None and (not isinstance(company, dict) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool)
+            for v in company.values())):
+        errors.append(ConfigError("CRM-E050", "company must be a mapping of texts, e.g. "
+                                  "{name: ..., logo: logo.png, address: ...}", src))
     for key in ("webhook_max_attempts", "webhook_timeout", "mail_max_attempts", "mail_timeout"):
         value = merged.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
@@ -409,6 +438,14 @@ def _config_tests(file: Path, data: dict[str, Any]) -> Path | None:
         return (file.parent / str(data["config_tests"])).resolve()
     default = (file.parent / DEFAULT_CONFIG_TESTS).resolve()
     return default if default.is_dir() else None
+
+
+def _optional_dir(file: Path, data: dict[str, Any], key: str, default: str) -> Path | None:
+    """A layer's folder `key`: the one it names, else ./`default` when that exists."""
+    if data.get(key):
+        return (file.parent / str(data[key])).resolve()
+    found = (file.parent / default).resolve()
+    return found if found.is_dir() else None
 
 
 def _mail_problems(merged: dict[str, Any]) -> list[str]:
@@ -459,6 +496,8 @@ def config_schema() -> dict[str, Any]:
     strings["mail_timeout"] = {"type": "number", "exclusiveMinimum": 0,
                                "description": KEYS["mail_timeout"]}
     strings["secret_key"] = {"not": {}, "description": KEYS["secret_key"]}
+    strings["company"] = {"type": "object", "description": KEYS["company"],
+                          "additionalProperties": {"type": ["string", "number"]}}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "CRM config.yaml", "type": "object", "properties": strings,
             "additionalProperties": False}

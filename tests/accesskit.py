@@ -29,7 +29,7 @@ from app.users import create_user
 
 ADMIN = "admin"
 SCOPED = ("read", "edit", "delete")
-FLAGS = ("create", "export", "import")
+FLAGS = ("create", "export", "import", "merge")
 #: situations of a record relative to the user who looks at it (by who owns it)
 SITUATIONS = ("own", "team", "subordinate", "unrelated")
 
@@ -306,6 +306,9 @@ def build(ctx: Context, records: Records, folder: Path) -> World:
         for entity in order:
             variants = [("p", None)] + [("v", (via, t)) for (e, via), t in targets.items()
                                         if e == entity]
+            moves = [MOVES[str(r["when"])] for r in oracle.sharing.values()
+                     if r["entity"] == entity and not r.get("via") and str(r["when"]) in MOVES]
+            variants += [("m", None)] if moves else []  # one the rule on itself matches
             for variant, extra in variants:
                 title = f"{entity}-{code}{variant}"
                 values, links = entry_values(records, entity, title, mine)
@@ -314,6 +317,8 @@ def build(ctx: Context, records: Records, folder: Path) -> World:
                     values[extra[0]] = extra[1]
                     links[extra[0]] = (to, extra[1])
                 made = records.create(entity, {**values, "owner": owner.id})
+                for step in moves[0] if variant == "m" else ():
+                    made = records.update(entity, made["id"], step)
                 recs.append(Rec(entity, made["id"], owner, title, made, links))
                 mine.setdefault(entity, made["id"])
     matched = {name: rule_matches(records, rule, recs) for name, rule in oracle.sharing.items()}
@@ -323,6 +328,10 @@ def build(ctx: Context, records: Records, folder: Path) -> World:
 
 #: values that make the default pack's sharing rules match (the rule vip_cases: a VIP account)
 MATCHING: dict[str, dict[str, Any]] = {"vip == true": {"vip": True}}
+#: updates (as the system, in order) that make a sharing rule on the record itself match
+#: (published_kb_articles: an article published through its stage machine)
+MOVES: dict[str, list[dict[str, Any]]] = {
+    "status == 'published'": [{"status": "in_review"}, {"status": "published"}]}
 
 
 def rule_matches(records: Records, rule: Mapping[str, Any], recs: list[Rec]

@@ -29,6 +29,7 @@ from app.records import Actor, Records
 from app.settings import load_settings
 from app.users import create_user
 from app.workflow.approvals.engine import Approvals
+from tests.dbtemplates import prefill
 from tests.webkit import ROLES, ROOT
 
 #: (username, roles, manager) of the org chart, every password is f"{username}-pass-12"
@@ -65,6 +66,12 @@ def approval_deployment(folder: Path, database_url: str, *, extra_config: str = 
         f"{extra_config}", encoding="utf-8")
     ctx = Context(load_settings(folder / "config.yaml", environ={
         "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    prefill(ctx, folder, _fill_approval, ORG)
+    return ctx
+
+
+def _fill_approval(ctx: Context) -> None:
+    """What `approval_deployment` writes to its database (tests/dbtemplates.py copies it)."""
     with ctx.engine.begin() as conn:
         create_system_tables(conn)
         ids: dict[str, int] = {}
@@ -76,7 +83,6 @@ def approval_deployment(folder: Path, database_url: str, *, extra_config: str = 
                 conn.execute(users.update().where(users.c.id == ids[username])
                              .values(manager_id=ids[manager]))
     publish(ctx.engine, ctx.yaml_meta())
-    return ctx
 
 
 class Flow:

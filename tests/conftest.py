@@ -3,13 +3,15 @@ CRM_TEST_DATABASE_URL is set (CI sets it, and CRM_REQUIRE_POSTGRES=1 so nothing 
 
 from __future__ import annotations
 
+import gc
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from jinja2 import Environment
+from jinja2.bccache import Bucket, BytecodeCache
 
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
 
@@ -29,6 +31,49 @@ def cheap_password_hashing() -> Iterator[None]:
         yield
     finally:
         app.users.hasher = real
+
+
+class SharedTemplateCode(BytecodeCache):
+    """A Jinja bytecode cache shared by every Flask app of the test process: each test makes
+    its own app (a new Jinja environment), which would parse and compile every template it
+    renders again (~0.05 s per page). Keyed by template, source checksum and the
+    environment's compile-time settings, so a changed template or environment compiles anew."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def get_bucket(self, environment: Environment, name: str, filename: str | None,
+                   source: str) -> Bucket:
+        env = environment
+        settings = repr((sorted(env.extensions), getattr(env, "newstyle_gettext", None),
+                         getattr(env.autoescape, "__qualname__", env.autoescape), env.optimized,
+                         env.block_start_string, env.variable_start_string,
+                         env.comment_start_string, env.line_statement_prefix, env.is_async))
+        bucket = Bucket(env, f"{self.get_cache_key(name, filename)}:{settings}",
+                        self.get_source_checksum(source))
+        self.load_bytecode(bucket)
+        return bucket
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_template_code() -> Iterator[None]:
+    """Every Flask app made in this process compiles a template once (SharedTemplateCode)."""
+    from flask import Flask
+
+    real = Flask.jinja_options
+    Flask.jinja_options = {**real, "bytecode_cache": SharedTemplateCode()}
+    try:
+        yield
+    finally:
+        Flask.jinja_options = real
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +99,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     and every database path they take is covered by a test that runs on both."""
     if os.environ.get("CRM_TEST_DATABASE_ONLY") != "1":
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         uses = bool(DATABASE_FIXTURES & names) and (
@@ -63,6 +109,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection made (the imported modules, the test items) out of the garbage
+    collector's sight: they live until the end, and every full collection would walk them
+    again (each test's Flask app and models make enough garbage for one every test or two:
+    ~0.1 s each)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _pg_reachable(url: str) -> str | None:
@@ -97,33 +152,30 @@ def postgres_url() -> str:
 @pytest.fixture
 def new_database_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[
         Callable[[], str]]:
-    """Make fresh, empty databases: SQLite files, or (when CRM_TEST_DATABASE_URL is set) new
-    PostgreSQL schemas in that database, all dropped after the test."""
-    schemas: list[str] = []
-    base = request.getfixturevalue("postgres_url") if PG_URL else ""
+    """Make fresh, empty databases: SQLite files in tmp_path, or (when CRM_TEST_DATABASE_URL
+    is set) new PostgreSQL databases next to that URL's database, dropped after the test
+    (tests/dbtemplates.py; kits fill them from per-worker templates)."""
+    from tests import dbtemplates
 
+    base = request.getfixturevalue("postgres_url") if PG_URL else ""
     made: list[str] = []
 
     def make() -> str:
-        made.append("db")
-        if not base:
-            return f"sqlite:///{tmp_path / f'crm{len(made)}.db'}"
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        schemas.append(schema)
-        sep = "&" if "?" in base else "?"
-        return f"{base}{sep}options=-csearch_path%3D{schema}"
+        made.append(dbtemplates.new_database(base, tmp_path))
+        return made[-1]
 
     yield make
-    if schemas:
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for schema in schemas:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    for url in made:
+        dbtemplates.drop_database(base, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_template_databases() -> Iterator[None]:
+    """This worker's template and spare databases go at the end of the session."""
+    yield
+    from tests import dbtemplates
+
+    dbtemplates.close()
 
 
 @pytest.fixture

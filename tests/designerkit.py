@@ -19,6 +19,7 @@ from app.migrate.publish import publish
 from app.model.system import create_system_tables
 from app.settings import load_settings
 from app.users import create_user
+from tests.dbtemplates import prefill
 from tests.webkit import ROLES, ROOT, USERS
 
 #: a new field as the designer's field form sends it
@@ -50,6 +51,12 @@ def designer_deployment(folder: Path, database_url: str, *, extra_config: str = 
         config = client / "config.yaml"
     ctx = Context(load_settings(config, environ={
         "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    prefill(ctx, folder, _fill_designer, USERS)
+    return ctx
+
+
+def _fill_designer(ctx: Context) -> None:
+    """What `designer_deployment` writes to its database (tests/dbtemplates.py copies it)."""
     with ctx.engine.begin() as conn:
         create_system_tables(conn)
         for username, password, roles in USERS:
@@ -57,7 +64,6 @@ def designer_deployment(folder: Path, database_url: str, *, extra_config: str = 
                         full_name=username.capitalize())
     files = ctx.yaml_files()
     publish(ctx.engine, ctx.yaml_meta(files), author="setup", files=files)
-    return ctx
 
 
 @pytest.fixture

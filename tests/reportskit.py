@@ -15,6 +15,7 @@ from app.model.system import create_system_tables
 from app.records import Actor, Records
 from app.settings import load_settings
 from app.users import create_user
+from tests.dbtemplates import prefill
 from tests.webkit import ROLES, ROOT, USERS, user_id
 
 #: (username, password, roles, email) besides tests.webkit.USERS
@@ -43,6 +44,12 @@ def report_deployment(folder: Path, database_url: str,
         encoding="utf-8")
     ctx = Context(load_settings(folder / "config.yaml", environ={
         "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    prefill(ctx, folder, _fill_reports, (USERS, MORE_USERS))
+    return ctx
+
+
+def _fill_reports(ctx: Context) -> None:
+    """What `report_deployment` writes to its database (tests/dbtemplates.py copies it)."""
     with ctx.engine.begin() as conn:
         create_system_tables(conn)
         for username, password, roles in USERS:
@@ -52,7 +59,6 @@ def report_deployment(folder: Path, database_url: str,
             create_user(conn, username, password, roles, ctx.settings.roles,
                         full_name=username.capitalize(), email=email)
     publish(ctx.engine, ctx.yaml_meta())
-    return ctx
 
 
 def records(ctx: Context, username: str | None = None) -> Records:

@@ -19,6 +19,7 @@ from app.model.system import create_system_tables
 from app.records.change import SYSTEM
 from app.settings import load_settings
 from app.users import create_user
+from tests.dbtemplates import prefill
 from tests.webkit import ROLES, ROOT, USERS, csrf, records_of, sign_in, user_id
 
 #: (username, password, roles): tests.webkit.USERS, a sales manager and a service agent
@@ -41,13 +42,18 @@ def report_deployment(folder: Path, database_url: str) -> Context:
         encoding="utf-8")
     ctx = Context(load_settings(folder / "config.yaml", environ={
         "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    prefill(ctx, folder, _fill_reports, REPORT_USERS)
+    return ctx
+
+
+def _fill_reports(ctx: Context) -> None:
+    """What `report_deployment` writes to its database (tests/dbtemplates.py copies it)."""
     with ctx.engine.begin() as conn:
         create_system_tables(conn)
         for username, password, roles in REPORT_USERS:
             create_user(conn, username, password, roles, ctx.settings.roles,
                         full_name=username.capitalize())
     publish(ctx.engine, ctx.yaml_meta())
-    return ctx
 
 
 def client_for(web: Flask, username: str) -> FlaskClient:

@@ -16,6 +16,7 @@ from app.plugins import make_plugin_manager
 from app.records import Actor, Records
 from app.settings import load_settings
 from app.users import create_user
+from tests.dbtemplates import prefill
 from tests.webkit import ROLES, ROOT, USERS, user_id
 
 SALES = (ROOT / "workflows" / "sales.yaml").read_text(encoding="utf-8")
@@ -37,13 +38,18 @@ def stage_deployment(folder: Path, database_url: str, workflows: str = SALES) ->
         encoding="utf-8")
     ctx = Context(load_settings(folder / "config.yaml", environ={
         "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    prefill(ctx, folder, _fill_stages, STAGE_USERS)
+    return ctx
+
+
+def _fill_stages(ctx: Context) -> None:
+    """What `stage_deployment` writes to its database (tests/dbtemplates.py copies it)."""
     with ctx.engine.begin() as conn:
         create_system_tables(conn)
         for username, password, roles in STAGE_USERS:
             create_user(conn, username, password, roles, ctx.settings.roles,
                         full_name=username.capitalize())
     publish(ctx.engine, ctx.yaml_meta())
-    return ctx
 
 
 def records(ctx: Context) -> Records:

@@ -169,7 +169,8 @@ def test_workflow_stage_changes_go_to_the_workflow_file(designer_ctx: Context) -
     preview = designer.preview("admin")
     assert preview.errors == [], preview.errors
     assert preview.meta is not None and "big_deal" in preview.meta.approvals
-    assert [Path(d.path).name for d in preview.diffs] == ["quotes.yaml"]
+    # the first file (by name) of the top layer that holds approvals
+    assert [Path(d.path).name for d in preview.diffs] == ["knowledge.yaml"]
 
 
 def test_the_config_checks_run_on_the_candidate_and_failures_need_a_confirmation(

@@ -45,9 +45,9 @@ def test_the_matrix_shows_effective_grants_and_what_differs(ctx: Context) -> Non
     html = admin_client(ctx).get("/designer/access").text
     # rows are entities, columns roles (not admin): the role default, overridden key by key
     assert 'data-role="admin"' not in html
-    assert _cell(html, "opportunity", "sales_rep") == "C R:own E:own D:own X I:-"
-    assert _cell(html, "account", "sales_rep") == "C R:all E:own D:own X I:-"
-    assert _cell(html, "lead", "service_agent") == "C:- R:- E:- D:- X:- I:-"
+    assert _cell(html, "opportunity", "sales_rep") == "C R:own E:own D:own X I:- M:-"
+    assert _cell(html, "account", "sales_rep") == "C R:all E:own D:own X I:- M:-"
+    assert _cell(html, "lead", "service_agent") == "C:- R:- E:- D:- X:- I:- M:-"
     # account: read all differs from the sales rep's default (own); the rest follows it
     cell = re.search(r'data-cell="account:sales_rep">.*?</span></span>', html, re.S)
     assert cell is not None
@@ -74,7 +74,7 @@ def test_a_cell_saves_only_the_keys_that_differ_from_the_role_default(ctx: Conte
     assert dict(preview.meta.entity("lead").permissions["service_agent"]) == {"read": "all"}
     # the matrix shows the draft's config now
     assert _cell(admin_client(ctx).get("/designer/access").text, "lead",
-                 "service_agent") == "C R:all E:own D:- X:- I:-"
+                 "service_agent") == "C R:all E:own D:- X:- I:- M:-"
 
 
 def test_everything_inherited_removes_the_entry(ctx: Context) -> None:

@@ -26,6 +26,7 @@ from app.settings import load_settings
 from app.users import create_user
 from app.web import create_app
 from tests import factories
+from tests.dbtemplates import prefill
 from tests.factories import meta_of, small_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,13 +53,18 @@ def deployment(folder: Path, database_url: str, *, pack: str = "default",
         f"login_rate_limit: 1000 per minute\n{extra_config}", encoding="utf-8")
     ctx = Context(load_settings(folder / "config.yaml", environ={
         "CRM_DATABASE_URL": database_url, "CRM_SECRET_KEY": "test-secret"}))
+    prefill(ctx, folder, _fill_deployment, USERS)
+    return ctx
+
+
+def _fill_deployment(ctx: Context) -> None:
+    """What `deployment` writes to its database: system tables, USERS, the pack published."""
     with ctx.engine.begin() as conn:
         create_system_tables(conn)
         for username, password, roles in USERS:
             create_user(conn, username, password, roles, ctx.settings.roles,
                         full_name=username.capitalize())
-    publish(ctx.engine, _meta(schemas))
-    return ctx
+    publish(ctx.engine, _meta(Path(ctx.settings.schema_dirs[0])))
 
 
 _METAS: dict[str, Meta] = {}

@@ -28,7 +28,7 @@ VERDICTS = {
 }
 ACTION_LABELS = {
     "create": N_("Create"), "read": N_("Read"), "edit": N_("Edit"), "delete": N_("Delete"),
-    "export": N_("Export"), "import": N_("Import"),
+    "export": N_("Export"), "import": N_("Import"), "merge": N_("Merge"),
 }
 
 

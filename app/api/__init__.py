@@ -112,6 +112,10 @@ def _openapi() -> Response:
         doc["paths"].update(report_paths())  # which reports they may run: per request
         doc["components"]["schemas"].update(report_schemas())
         doc["tags"].append({"name": "reports", "description": "Reports and dashboards"})
+        from app.api.comms_openapi import comms_paths, comms_schemas
+
+        doc["paths"].update(comms_paths(rec, list(readable)))  # emails, overdue follow-ups
+        doc["components"]["schemas"].update(comms_schemas())
         if seen.approvals:  # the caller's inbox, decisions, delegation (and statistics)
             doc["paths"].update(approval_paths(seen, key))
             doc["tags"].append({"name": "approvals", "description": "Approvals"})

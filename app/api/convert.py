@@ -1,8 +1,9 @@
-"""`POST /api/v1/<entity>/<id>/convert/<name>`: convert a record (a qualified lead) into the
-records its conversion creates (app/workflow/convert.py). Body (optional):
-`{"include": {"opportunity": false}, "overrides": {"opportunity": {"name": "..."}}}`.
-201 with `{"ids": {target: id or null}}`; 404 (no such record or conversion), 403 (may not
-edit it), 409 (converted already), 422 (a value refused, `when` fails)."""
+"""`POST /api/v1/<entity>/<id>/convert/<name>`: convert a record (a qualified lead, an
+accepted quote) into the records its conversion creates (app/workflow/convert.py). Body
+(optional): `{"include": {"opportunity": false}, "overrides": {"opportunity": {"name": "..."}}}`.
+201 with `{"ids": {target: id or null}, "lines": {target: {line entity: count}}}`; 404 (no such
+record or conversion), 403 (may not edit it), 409 (converted already), 422 (a value refused,
+a line refused: `contract.contract_line[3].quantity`, `when` fails)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app.api.auth import api_actor
 from app.i18n import _
 from app.web.detail import check_id
 from app.web.state import entity_or_404, records
-from app.workflow.convert import convert
+from app.workflow.convert import run_conversion
 
 bp = Blueprint("api_convert", __name__)
 KEYS = ("include", "overrides")
@@ -37,6 +38,6 @@ def convert_record(entity: str, id: int, name: str) -> tuple[Response, int]:
         raise BadRequest(_("`include` must map target names to true or false."))
     if not isinstance(overrides, dict):
         raise BadRequest(_("`overrides` must map target names to objects of values."))
-    ids = convert(records(), name, id, api_actor(), include=include, overrides=overrides,
-                  entity=entity)
-    return jsonify({"ids": ids}), 201
+    done = run_conversion(records(), name, id, api_actor(), include=include,
+                          overrides=overrides, entity=entity)
+    return jsonify({"ids": done.ids, "lines": done.lines}), 201

@@ -192,6 +192,8 @@ def _entity_paths(records: Records, entity: EntityDef) -> dict[str, Any]:
         {"name": "expand", "in": "query", "schema": {"type": "string"},
          "description": csv_of + ", ".join(expand)},
         {"name": "owner", "in": "query", "schema": {"type": "string", "enum": ["me"]}},
+        {"name": "archived", "in": "query", "schema": {"type": "string", "enum": ["1"]},
+         "description": "1: archived records too (administrators only; ignored for others)."},
         *_filter_params(records, entity),
     ]
     record_id = {"name": "id", "in": "path", "required": True,

@@ -96,6 +96,12 @@ def extra_schemas(meta: Meta) -> dict[str, Any]:
                 "audit_entries_scrubbed": {"type": "integer"}}},
     }
     schemas.update(notification_schemas())
+    from app.api.documents_openapi import document_schemas
+
+    schemas.update(document_schemas(meta))
+    from app.api.campaign_mail_openapi import campaign_mail_schemas
+
+    schemas.update(campaign_mail_schemas(meta))
     schemas.update(approval_schemas(meta))
     if meta.stages:
         schemas["Moves"] = {"type": "object", "required": ["field", "from", "to"], "properties": {
@@ -107,7 +113,11 @@ def extra_schemas(meta: Meta) -> dict[str, Any]:
         schemas["Converted"] = {"type": "object", "required": ["ids"], "properties": {
             "ids": {"type": "object", "additionalProperties": {"type": ["integer", "null"]},
                     "description": "Target -> the record created or reused (null: left "
-                                   "out)."}}}
+                                   "out)."},
+            "lines": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": "integer"}},
+                "description": "Target -> line entity -> how many lines were copied "
+                               "under it (targets with `lines:` only)."}}}
     return schemas
 
 
@@ -182,6 +192,12 @@ def extra_paths(meta: Meta, records: Records, entity: EntityDef, *, admin: bool 
                 "schema": _ref("EraseRequest")}}},
             "responses": _responses("200", "Erased", "404", "422")}}
     paths.update(record_approval_paths(meta, entity))
+    from app.api.documents_openapi import document_paths
+
+    paths.update(document_paths(meta, entity))
+    from app.api.campaign_mail_openapi import campaign_mail_paths
+
+    paths.update(campaign_mail_paths(meta, entity))
     return paths
 
 

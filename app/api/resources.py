@@ -22,7 +22,8 @@ bp = Blueprint("api_records", __name__)
 #: most records one bulk request may write
 MAX_BULK = 200
 #: list parameters besides the `f.<field>.<op>` filters
-LIST_PARAMS = frozenset({"q", "sort", "limit", "cursor", "fields", "expand", "owner"})
+LIST_PARAMS = frozenset({"q", "sort", "limit", "cursor", "fields", "expand", "owner",
+                         "archived"})
 
 
 @bp.get("/<entity>")
@@ -34,7 +35,7 @@ def list_records(entity: str) -> Response:
         if key not in LIST_PARAMS and not key.startswith("f."):
             raise q.QueryError(_("Unknown parameter '%(name)s'.", name=key[:60]))
     params: dict[str, list[str]] = {k: args.getlist(k) for k in args if k.startswith("f.")}
-    for key in ("q", "sort", "owner"):
+    for key in ("q", "sort", "owner", "archived"):
         if key in args:
             params[key] = [args[key]]
     query = q.from_params(rec, e, params, me=api_user_id())

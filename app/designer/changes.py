@@ -30,7 +30,8 @@ from app.meta.types import IDENTIFIER
 #: workflow file sections the designer edits by name
 SECTIONS = ("stages", "approvals", "escalations", "automations", "webhooks", "conversions",
             *FEATURE_SECTIONS)
-GRANT_KEYS = ("create", "read", "edit", "delete", "export", "import", "hidden", "read_only")
+GRANT_KEYS = ("create", "read", "edit", "delete", "export", "import", "merge", "hidden",
+              "read_only")
 ENTITY_KEYS = ("label", "plural", "title", "icon", "description", "list", "views")
 SCHEMA_LINE = "# yaml-language-server: $schema="
 

@@ -28,9 +28,9 @@ Two places hold access config, both part of the versioned config:
 Scoped actions (read, edit, delete) take a scope, each wider than the one before: none, own
 (records the user owns), team (owned by anyone in one of the user's teams), subordinates
 (also owned by users whose role is below one of the user's roles), all. Flag actions (create,
-export, import) are true or false. Nothing is granted unless a grant says so; the `admin` role
-may do everything. Layers merge by name, key by key, like the rest of the config. Problems are
-`ConfigError`s CRM-E080..E087 with file and line.
+export, import, merge) are true or false. Nothing is granted unless a grant says so; the
+`admin` role may do everything. Layers merge by name, key by key, like the rest of the
+config. Problems are `ConfigError`s CRM-E080..E087 with file and line.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ from app.meta.types import IDENTIFIER, Labels, Meta, Source, freeze, thaw
 ADMIN = "admin"
 SCOPES: tuple[str, ...] = ("none", "own", "team", "subordinates", "all")
 SCOPED_ACTIONS: tuple[str, ...] = ("read", "edit", "delete")
-FLAG_ACTIONS: tuple[str, ...] = ("create", "export", "import")
-ACTIONS: tuple[str, ...] = ("create", "read", "edit", "delete", "export", "import")
+#: `merge`: detect duplicates and merge records (app/dedupe, docs/duplicates.md)
+FLAG_ACTIONS: tuple[str, ...] = ("create", "export", "import", "merge")
+ACTIONS: tuple[str, ...] = ("create", "read", "edit", "delete", "export", "import", "merge")
 SHARE_ACCESS: tuple[str, ...] = ("read", "edit")
 
 _NAME = {"type": "string", "pattern": IDENTIFIER.pattern}

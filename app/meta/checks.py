@@ -19,7 +19,8 @@ from app.meta.types import IDENTIFIER, RESERVED_NAMES, EntityDef, FieldDef, Meta
 WEB_PATHS = frozenset({"login", "logout", "search", "lookup", "admin", "static", "api",
                        "me", "my", "my_work", "attachments", "healthz", "meta", "docs",
                        "openapi", "approvals", "notifications", "designer", "reports",
-                       "dashboards", "imports", "bootstrap"})
+                       "dashboards", "imports", "bootstrap", "consents", "archive",
+                       "targets", "kb", "survey", "duplicates", "my-work"})
 
 
 def _hint(name: str, options: Any) -> str:

@@ -17,13 +17,25 @@ conversions:
         fields: {name: company, account: "@account"}
     then:                                  # set on the source record afterwards
       set: {status: converted, converted_at: now, converted_account: "@account"}
+  quote_to_contract:
+    from: quote
+    creates:
+      contract:
+        fields: {name: name, quote: "@source", quote_number: number}   # "@source": the quote
+        lines:                             # the quote's lines become the contract's lines
+          - {from: quote_line, via: quote, to: contract_line, link: contract,
+             order: sort_order, fields: {product: product, quantity: quantity}}
+    then:
+      set: {converted_contract: "@contract"}
+    repeatable: false                      # true: a converted record may be converted again
 ```
 
 A target whose key is not an entity names it with `entity:`. A preset block (`billing:
 address`) maps field by field (`billing_city <- address_city` ...). Files are read and merged
 by name like stage machines (app/meta/workflows.py reads them); `check_conversions` checks the
 merged bodies against the entities. Problems are `ConfigError`s CRM-E090..E096 with file and
-line, and the expression codes for `when`. The result goes on `Meta.conversions`; the records
+line (`lines:` entries: CRM-E132..E135, their `fields` the same codes as a target's), and the
+expression codes for `when`. The result goes on `Meta.conversions`; the records
 side is app/workflow/convert.py.
 """
 
@@ -36,6 +48,7 @@ from app.meta.errors import ConfigError
 from app.meta.types import (
     IDENTIFIER,
     ConversionDef,
+    ConversionLinesDef,
     ConversionTargetDef,
     EntityDef,
     FieldDef,
@@ -49,11 +62,22 @@ from app.meta.types import (
 NOW = "now"
 #: a value starting with this names an earlier target ("@account")
 REF = "@"
+#: "@source": the record converted
+SOURCE = "source"
 LINKS = ("lookup", "master_detail")
 
 _NAME = {"type": "string", "pattern": IDENTIFIER.pattern}
 _MAPPING = {"type": "object", "propertyNames": _NAME,
             "additionalProperties": {"type": "string", "minLength": 1}}
+_LINES = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["from", "via", "to", "link", "fields"],
+    "properties": {
+        "from": _NAME, "via": _NAME, "to": _NAME, "link": _NAME, "order": _NAME,
+        "fields": {**_MAPPING, "minProperties": 1},
+    },
+}
 _TARGET = {
     "type": "object",
     "additionalProperties": False,
@@ -62,6 +86,7 @@ _TARGET = {
         "match": {**_MAPPING, "minProperties": 1},
         "fields": _MAPPING,
         "optional": {"type": "boolean"},
+        "lines": {"type": "array", "minItems": 1, "items": _LINES},
     },
 }
 CONVERSION_SCHEMA: dict[str, Any] = {
@@ -75,6 +100,7 @@ CONVERSION_SCHEMA: dict[str, Any] = {
                     "additionalProperties": _TARGET},
         "then": {"type": "object", "additionalProperties": False,
                  "properties": {"set": {"type": "object", "propertyNames": _NAME}}},
+        "repeatable": {"type": "boolean"},
         "remove": {"const": True},
     },
 }
@@ -188,9 +214,11 @@ class _Checker:
         """Whether "@x" names an earlier target that field `f` of `owner` may link to."""
         ref = value[len(REF):]
         if ref not in made:
+            before = [k for k in made if k != SOURCE]
             self.error("CRM-E093", f"{owner}.{f.name}: '{value}' names no earlier target"
                                    f"{_hint(ref, made)}; the targets before it are: "
-                                   f"{', '.join(made) or 'none'}", *path)
+                                   f"{', '.join(before) or 'none'} (and {REF}{SOURCE}, the "
+                                   "record converted)", *path)
             return False
         if not made[ref]:  # a target whose entity is unknown (reported already)
             return False
@@ -202,17 +230,13 @@ class _Checker:
         return True
 
 
-def _target(ck: _Checker, key: str, body: Mapping[str, Any], source: EntityDef,
-            made: dict[str, str]) -> ConversionTargetDef | None:
-    path = ("creates", key)
-    name = str(body.get("entity") or key)
-    target = ck.entity(name, *path, *(("entity",) if "entity" in body else ()))
-    if target is None:
-        made[key] = ""  # known, so "@key" raises no second error
-        return None
+def _mapping(ck: _Checker, target: EntityDef, source: EntityDef, raw: Mapping[str, str],
+             made: Mapping[str, str], path: tuple[str | int, ...]) -> dict[str, str]:
+    """A `fields:` mapping (target field <- source field or "@ref") checked field by field."""
+    name = target.name
     fields: dict[str, str] = {}
     where: dict[str, str] = {}
-    for tname, sname in (body.get("fields") or {}).items():
+    for tname, sname in raw.items():
         fpath = (*path, "fields", tname)
         if sname.startswith(REF):
             f = target.fields.get(tname)
@@ -236,6 +260,89 @@ def _target(ck: _Checker, key: str, body: Mapping[str, Any], source: EntityDef,
             elif s.startswith(REF) or ck.fits(tf, name, source.fields[s], source.name, *fpath):
                 fields[t] = s
                 where[t] = tname
+    return fields
+
+
+def _link(ck: _Checker, child: EntityDef, fname: str, parent: str, key: str,
+          path: tuple[str | int, ...]) -> bool:
+    """Whether `child.fname` is a lookup (or master-detail) to `parent` (CRM-E133)."""
+    f = child.fields.get(fname)
+    if f is None:
+        ck.error("CRM-E133", f"{key}: {child.name} has no field '{fname}'"
+                             f"{_hint(fname, child.fields)}", *path, key)
+        return False
+    if f.type not in LINKS or f.opt("to") != parent:
+        kind = f"a lookup to {f.opt('to')}" if f.type in LINKS else f"a {f.type} field"
+        ck.error("CRM-E133", f"{key}: {child.name}.{fname} is {kind}, not a lookup to "
+                             f"{parent}", *path, key)
+        return False
+    return True
+
+
+def _lines(ck: _Checker, body: Mapping[str, Any], source: EntityDef, target: EntityDef,
+           made: Mapping[str, str], path: tuple[str | int, ...]
+           ) -> tuple[ConversionLinesDef, ...]:
+    """The `lines:` of one target: child records of the source copied under the target."""
+    from app.fields import registry
+
+    out: list[ConversionLinesDef] = []
+    for i, raw in enumerate(body.get("lines") or ()):
+        lpath = (*path, "lines", i)
+        if body.get("match"):
+            ck.error("CRM-E135", f"{target.name}: lines are copied to a record the conversion "
+                                 "creates; a target with `match` may reuse an existing one",
+                     *lpath)
+            continue
+        ents: list[EntityDef] = []
+        for key in ("from", "to"):
+            e = ck.meta.entities.get(str(raw[key]))
+            if e is None:
+                ck.error("CRM-E132", f"lines {key}: there is no entity '{raw[key]}'"
+                                     f"{_hint(str(raw[key]), ck.meta.entities)}", *lpath, key)
+            else:
+                ents.append(e)
+        if len(ents) != 2:
+            continue
+        child, copy = ents
+        ok = _link(ck, child, str(raw["via"]), source.name, "via", lpath)
+        ok = _link(ck, copy, str(raw["link"]), target.name, "link", lpath) and ok
+        order = raw.get("order")
+        if order is not None:
+            f = child.fields.get(str(order))
+            if f is None or not registry.get(f.type).has_column or f.encrypted:
+                why = (f"{child.name} has no field '{order}'{_hint(str(order), child.fields)}"
+                       if f is None else f"{child.name}.{order} is a {f.type} field that "
+                       "cannot be sorted by")
+                ck.error("CRM-E134", f"lines order: {why}", *lpath, "order")
+                ok = False
+        if raw["link"] in raw["fields"]:
+            ck.error("CRM-E135", f"lines: {copy.name}.{raw['link']} is the link to the new "
+                                 f"{target.name}; the conversion sets it, `fields` may not",
+                     *lpath, "fields", str(raw["link"]))
+            ok = False
+        fields = _mapping(ck, copy, child, {k: v for k, v in raw["fields"].items()
+                                            if k != raw["link"]}, made, lpath)
+        if ok:
+            out.append(ConversionLinesDef(from_entity=child.name, via=str(raw["via"]),
+                                          to_entity=copy.name, link=str(raw["link"]),
+                                          order=str(order) if order else None,
+                                          fields=freeze(fields)))
+    return tuple(out)
+
+
+def _target(ck: _Checker, key: str, body: Mapping[str, Any], source: EntityDef,
+            made: dict[str, str]) -> ConversionTargetDef | None:
+    path = ("creates", key)
+    name = str(body.get("entity") or key)
+    if key == SOURCE:
+        ck.error("CRM-E093", f"'{REF}{SOURCE}' stands for the record converted: call this "
+                             "target something else", *path)
+        return None
+    target = ck.entity(name, *path, *(("entity",) if "entity" in body else ()))
+    if target is None:
+        made[key] = ""  # known, so "@key" raises no second error
+        return None
+    fields = _mapping(ck, target, source, body.get("fields") or {}, made, path)
     match: dict[str, str] = {}
     for tname, sname in (body.get("match") or {}).items():
         mpath = (*path, "match", tname)
@@ -248,8 +355,10 @@ def _target(ck: _Checker, key: str, body: Mapping[str, Any], source: EntityDef,
     if key in made:  # pragma: no cover - YAML keys are unique (CRM-E002)
         ck.error("CRM-E095", f"two targets named '{key}'", *path)
     made[key] = name
+    lines = _lines(ck, body, source, target, made, path)
     return ConversionTargetDef(name=key, entity=name, fields=freeze(fields),
-                               match=freeze(match), optional=bool(body.get("optional", False)))
+                               match=freeze(match), optional=bool(body.get("optional", False)),
+                               lines=lines)
 
 
 def _then(ck: _Checker, raw: Mapping[str, Any], source: EntityDef, made: Mapping[str, str]
@@ -306,7 +415,7 @@ def _conversion(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                                         expr_kinds(source, registry),
                                         ck.at((*ck.base, "when")))
         errors.extend(errs)
-    made: dict[str, str] = {}
+    made: dict[str, str] = {SOURCE: source.name}
     targets = [_target(ck, key, tbody or {}, source, made)
                for key, tbody in (body.get("creates") or {}).items()]
     then = _then(ck, (body.get("then") or {}).get("set") or {}, source, made)
@@ -314,7 +423,7 @@ def _conversion(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                          targets=tuple(t for t in targets if t is not None),
                          when=str(when) if when else None,
                          label=freeze(dict(body.get("label") or {})), then=freeze(then),
-                         source=ck.at(ck.base))
+                         source=ck.at(ck.base), repeatable=bool(body.get("repeatable", False)))
 
 
 def check_conversions(merged: Mapping[str, tuple[dict[str, Any], Any]], meta: Meta,
@@ -339,6 +448,8 @@ def conversions_to_dict(convs: Mapping[str, ConversionDef]) -> dict[str, Any]:
                 item["match"] = dict(t.match)
             if t.optional:
                 item["optional"] = True
+            if t.lines:
+                item["lines"] = [_lines_to_dict(ln) for ln in t.lines]
             creates[t.name] = item
         body: dict[str, Any] = {"from": c.entity, "creates": creates}
         if c.when:
@@ -347,8 +458,24 @@ def conversions_to_dict(convs: Mapping[str, ConversionDef]) -> dict[str, Any]:
             body["label"] = thaw(c.label)
         if c.then:
             body["then"] = {"set": thaw(c.then)}
+        if c.repeatable:
+            body["repeatable"] = True
         out[c.name] = body
     return out
+
+
+def _lines_to_dict(ln: ConversionLinesDef) -> dict[str, Any]:
+    out: dict[str, Any] = {"from": ln.from_entity, "via": ln.via, "to": ln.to_entity,
+                           "link": ln.link, "fields": dict(ln.fields)}
+    if ln.order:
+        out["order"] = ln.order
+    return out
+
+
+def _lines_from_dict(d: Mapping[str, Any]) -> ConversionLinesDef:
+    return ConversionLinesDef(from_entity=d["from"], via=d["via"], to_entity=d["to"],
+                              link=d["link"], order=d.get("order"),
+                              fields=freeze(d.get("fields") or {}))
 
 
 def conversions_from_dict(data: Mapping[str, Any], src: Source) -> dict[str, ConversionDef]:
@@ -357,10 +484,12 @@ def conversions_from_dict(data: Mapping[str, Any], src: Source) -> dict[str, Con
         targets = tuple(ConversionTargetDef(name=k, entity=t["entity"],
                                             fields=freeze(t.get("fields") or {}),
                                             match=freeze(t.get("match") or {}),
-                                            optional=bool(t.get("optional", False)))
+                                            optional=bool(t.get("optional", False)),
+                                            lines=tuple(_lines_from_dict(ln)
+                                                        for ln in t.get("lines") or ()))
                         for k, t in (d.get("creates") or {}).items())
         out[name] = ConversionDef(name=name, entity=d["from"], targets=targets,
                                   when=d.get("when"), label=freeze(d.get("label") or {}),
                                   then=freeze((d.get("then") or {}).get("set") or {}),
-                                  source=src)
+                                  source=src, repeatable=bool(d.get("repeatable", False)))
     return out

@@ -62,6 +62,11 @@ Codes are stable so that documentation, tests and support can refer to them:
 | CRM-E100..E109 | approval processes and escalations (docs/workflows.md lists each) |
 | CRM-E110..E117 | config test files (`crm config test`: app/configtests/checkfile.py lists each) |
 | CRM-E118..E126 | reports, dashboards and alerts (reports/*.yaml: docs/reports.md lists each) |
+| CRM-E127..E131 | document templates (`documents:` in workflows/*.yaml: docs/documents.md) |
+| CRM-E132..E135 | conversion `lines:` (entities, `via`/`link`, `order`: docs/workflows.md) |
+| CRM-E140..E143 | archiving (`archiving:` in workflows/*.yaml: docs/archiving.md lists each) |
+| CRM-E144..E147 | duplicate rules (`duplicates:` in workflows/*.yaml: docs/duplicates.md) |
+| CRM-E136..E139 | sales target metrics (`targets:` in workflows/*.yaml: docs/targets.md) |
 """
 
 from __future__ import annotations

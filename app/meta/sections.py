@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 #: section name -> the module that owns it (one line per feature)
 FEATURE_SECTIONS: dict[str, str] = {
+    "archiving": "app.meta.archiving",
+    "documents": "app.meta.documents",
+    "duplicates": "app.meta.duplicates",
+    "targets": "app.meta.targets",
 }
 
 

@@ -286,6 +286,8 @@ def _steps(what: str, steps: Any, entity: EntityDef, stage_field: FieldDef, meta
                     errors.append(ConfigError("CRM-E074", f"{what}: set cannot change "
                                               f"'{name}', the machine's own field", at(where)))
                     ok = False
+                elif value == "now" and entity.fields[name].type in ("date", "datetime"):
+                    pass  # the moment the stage is entered (app/workflow/plugin.py)
                 else:
                     problem = _value_problem(entity.fields[name], thaw(value))
                     if problem:

@@ -334,6 +334,21 @@ class StageMachineDef:
 
 
 @dataclass(frozen=True)
+class ConversionLinesDef:
+    """`creates.<target>.lines[i]`: the source's child records (`from`, linked by `via`)
+    copied as child records of the target (`to`, linked by `link`), in `order`
+    (app/meta/conversions.py)."""
+
+    from_entity: str
+    via: str
+    to_entity: str
+    link: str
+    order: str | None = None
+    #: line target field -> line source field or "@<target>" / "@source"
+    fields: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ConversionTargetDef:
     """One record a conversion creates (or matches): `creates.<name>` (app/meta/conversions.py)."""
 
@@ -345,6 +360,8 @@ class ConversionTargetDef:
     match: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: the user may leave it out
     optional: bool = False
+    #: child rows of the source copied to children of this target (quote lines -> contract lines)
+    lines: tuple[ConversionLinesDef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -360,6 +377,8 @@ class ConversionDef:
     #: source field -> value set afterwards ("@<target>", "now" or a plain value)
     then: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     source: Source = dataclasses.field(default_factory=lambda: Source("<unknown>"))
+    #: a record may be converted again (else a filled-in `then` link refuses it)
+    repeatable: bool = False
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,8 @@ def _schema() -> dict[str, Any]:
 
 def _builtin_actions() -> None:
     """Register the built-in actions before params are checked (they register on import)."""
-    import app.events.actions  # noqa: F401
+    import app.events.actions
+    import app.surveys.action  # noqa: F401  (send_survey)
 
 
 def load_workflows(dirs: Sequence[Path], meta: Meta, files: ConfigFiles | None = None,

@@ -152,7 +152,11 @@ def sequence_key(table: str, column: str, scope: str) -> str:
 def create_system_tables(conn: sa.Connection) -> None:
     import app.model.access
     import app.model.approvals
+    import app.model.archive
+    import app.model.comms
+    import app.model.dedupe
     import app.model.designer
+    import app.model.documents
     import app.model.imports
     import app.model.notify
     import app.model.reports

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -63,20 +63,50 @@ class Outcome:
 
 
 # --- the message and the SMTP conversation ---------------------------------------------------
-def build_message(settings: Settings, row: Mapping[str, Any]) -> EmailMessage:
-    """The mail of a `sys_mail` row: UTF-8 text, with the HTML as an alternative."""
+@dataclass(frozen=True)
+class Extras:
+    """What an email written by a person (app/comms: Send email on a record) adds to its mail:
+    the To and Cc headers of the whole message (each recipient has a mail of their own), the
+    sender's name and Reply-To address, and the files it carries (name, content type, bytes)."""
+
+    to_header: str
+    cc_header: str | None = None
+    reply_to: str | None = None
+    from_name: str | None = None
+    files: tuple[tuple[str, str, bytes], ...] = ()
+    #: sent by a user (no `Auto-Submitted: auto-generated`)
+    personal: bool = True
+
+
+def build_message(settings: Settings, row: Mapping[str, Any],
+                  extras: Extras | None = None) -> EmailMessage:
+    """The mail of a `sys_mail` row: UTF-8 text, with the HTML as an alternative (and, with
+    `extras`, the message's To/Cc headers, the sender's name, Reply-To and the files)."""
     msg = EmailMessage()
     sender = settings.mail_from
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    msg["From"] = sender
-    msg["To"] = row["to_address"]
+    if extras is not None and extras.from_name:
+        msg["From"] = formataddr((extras.from_name, parseaddr(sender)[1] or sender))
+    else:
+        msg["From"] = sender
+    msg["To"] = extras.to_header if extras is not None else row["to_address"]
+    if extras is not None and extras.cc_header:
+        msg["Cc"] = extras.cc_header
+    if extras is not None and extras.reply_to:
+        msg["Reply-To"] = extras.reply_to
     msg["Subject"] = row["subject"]
     msg["Date"] = format_datetime(clock.now())
     msg["Message-ID"] = make_msgid(domain=domain)
-    msg["Auto-Submitted"] = "auto-generated"
+    if extras is None or not extras.personal:
+        msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(row["body_text"])
     if row.get("body_html"):
         msg.add_alternative(row["body_html"], subtype="html")
+    for filename, content_type, data in extras.files if extras is not None else ():
+        maintype, _sep, subtype = content_type.partition("/")
+        if not maintype or not subtype or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
 
 
@@ -87,8 +117,9 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 
 
 def deliver(server: MailServer, password: str | None, msg: EmailMessage, *,
-            timeout: float) -> None:
-    """Send `msg` through `server` now; MailError says what went wrong."""
+            timeout: float, to_addrs: Sequence[str] | None = None) -> None:
+    """Send `msg` through `server` now (to `to_addrs`, else to the addresses of its headers);
+    MailError says what went wrong."""
     where = server.label
     if server.username and not password:
         raise MailError(f"mail_url names the user {server.username!r} but CRM_MAIL_PASSWORD "
@@ -110,7 +141,7 @@ def deliver(server: MailServer, password: str | None, msg: EmailMessage, *,
                 smtp.ehlo()
             if server.username and password:
                 smtp.login(server.username, password)
-            smtp.send_message(msg)
+            smtp.send_message(msg, to_addrs=list(to_addrs) if to_addrs else None)
     except MailError:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
@@ -198,8 +229,11 @@ def send_one(engine: sa.Engine, settings: Settings, mail_id: int, *, force: bool
     if server is None:
         return finish(engine, row, status=SKIPPED, error=NO_SERVER, max_attempts=max_attempts)
     try:
-        deliver(server, settings.mail_password, build_message(settings, row),
-                timeout=settings.mail_timeout)
+        from app.comms.delivery import extras_of  # an email's headers and files, if it is one
+
+        deliver(server, settings.mail_password,
+                build_message(settings, row, extras_of(engine, settings, int(row["id"]))),
+                timeout=settings.mail_timeout, to_addrs=[row["to_address"]])
     except MailError as exc:
         log.info("mail #%s to %s: %s", mail_id, row["to_address"], exc)  # in the row too
         return finish(engine, row, status=FAILED, error=str(exc),

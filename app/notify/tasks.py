@@ -31,7 +31,20 @@ def send_mail(ctx: Context, mail_id: int, force: bool = False) -> mail.Outcome |
         queue = queue_of(ctx.engine)
         if queue is not None:
             queue.enqueue_task(mail.SEND_TASK, mail_id, delay=outcome.retry_in)
+    if outcome is not None:
+        _record_outcome(ctx, mail_id)
     return outcome
+
+
+def _record_outcome(ctx: Context, mail_id: int) -> None:
+    """The status of the logged email a mail belongs to (app/comms), after each attempt. Its
+    failure is logged: the mail's own outcome is recorded already."""
+    from app.comms.delivery import record_outcome
+
+    try:
+        record_outcome(ctx, mail_id)
+    except Exception:
+        log.exception("mail #%s: the status of its email record was not updated", mail_id)
 
 
 @task("notify.sweep", periodic=crontab(minute="*"))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from app.meta.types import EntityDef, FieldDef
 from app.model.system import audit
+from app.records.archived import excluded
 from app.records.service import Records
 
 ACTIVITY = "activity"
@@ -221,9 +222,10 @@ def _live_titles(records: Records, conn: sa.Connection, keys: Sequence[tuple[str
 
 
 def _readable(records: Records, entity: str) -> list[sa.ColumnElement[bool]]:
-    """The access condition on `entity` for the records service's actor, as a WHERE list."""
+    """The access condition on `entity` for the records service's actor, as a WHERE list
+    (archived records left out)."""
     where = records.readable(entity)
-    return [] if where is None else [where]
+    return excluded(records, entity) + ([] if where is None else [where])
 
 
 def my_counts(records: Records, user_id: int, entities: Sequence[str] | None = None, *,
@@ -238,7 +240,8 @@ def my_counts(records: Records, user_id: int, entities: Sequence[str] | None = N
     for i, name in enumerate(names):
         table = records.table(name)
         mine = (sa.select(table.c.id).where(table.c.owner_id == user_id,
-                                             table.c.deleted_at.is_(None))
+                                             table.c.deleted_at.is_(None),
+                                             *excluded(records, name))
                 .limit(cap + 1).subquery())
         parts.append(sa.select(sa.literal(i).label("i"), sa.func.count().label("n"))
                      .select_from(mine))

@@ -43,6 +43,7 @@ from app.meta.listconf import (
 )
 from app.meta.types import EntityDef, FieldDef
 from app.model.system import users
+from app.records.archived import excluded
 from app.records.errors import RecordError
 from app.records.ranges import out_of_range
 from app.records.service import Records
@@ -90,6 +91,8 @@ class ListQuery:
     cursor: str | None = None
     backward: bool = False
     include_deleted: bool = False
+    #: archived records too (administrators only: app/records/archived.py; `archived=1`)
+    include_archived: bool = False
     #: only records this user owns ("owner = me")
     owner_id: int | None = None
     #: the signed-in user, for `me` in user filters
@@ -256,6 +259,7 @@ def conditions(records: Records, entity: EntityDef, query: ListQuery, dialect: s
     out: list[sa.ColumnElement[bool]] = [
         table.c.deleted_at.is_not(None) if query.include_deleted else
         live(table.c.deleted_at, dialect)]
+    out += excluded(records, entity.name, query.include_archived)
     if query.owner_id is not None:
         out.append(table.c.owner_id == query.owner_id)
     known = fields_of(entity)
@@ -552,7 +556,8 @@ def from_params(records: Records, entity: EntityDef, args: Mapping[str, Sequence
     return ListQuery(
         search=one("q")[:200], filters=tuple(filters), sort=one("sort") or None,
         page_size=size, cursor=before or after or None, backward=bool(before),
-        owner_id=me if owner == "me" else None, me=me, columns=cols)
+        owner_id=me if owner == "me" else None, me=me, columns=cols,
+        include_archived=one("archived") == "1")
 
 
 def to_params(query: ListQuery) -> list[tuple[str, str]]:
@@ -567,6 +572,8 @@ def to_params(query: ListQuery) -> list[tuple[str, str]]:
     out.append(("size", str(query.page_size)))
     if query.owner_id is not None:
         out.append(("owner", "me"))
+    if query.include_archived:
+        out.append(("archived", "1"))
     for flt in query.filters:
         key = f"f.{flt.field}.{flt.op}"
         if flt.op in NO_VALUE_OPS:

@@ -19,13 +19,19 @@ import sqlalchemy as sa
 from app.fields.base import FieldValueError
 from app.meta.types import EntityDef, FieldDef
 from app.model.system import users
+from app.records.archived import excluded
 from app.records.attachments import Attachment, aware
 from app.records.service import SYSTEM_KEYS, Records
 from app.records.values import OWNER
 
 LINK_TYPES = ("lookup", "master_detail")
 #: entities whose records appear in the timeline of the records they are linked to
-TIMELINE_ENTITIES = ("activity", "note")
+TIMELINE_ENTITIES = ("activity", "note", "email")
+#: the customer's timeline: on the page of a record of these entities, the timeline also shows
+#: what is linked to the records of FOLDED entities that point at it (an account's contacts,
+#: deals, cases and quotes; a contact's deals, cases and quotes)
+CUSTOMERS = ("account", "contact")
+FOLDED = ("contact", "opportunity", "case", "quote")
 #: field types that make poor summary columns in a related list
 LONG_TYPES = frozenset({"text", "rich_text", "json", "file", "tags", "multi_picklist"})
 #: summary column preference by type (lower first): coloured picklists (stages) come first,
@@ -86,6 +92,8 @@ class Event:
     entity: str | None = None
     record: dict[str, Any] | None = None
     attachment: Attachment | None = None
+    #: a linked record shown on a customer's page through another record: (entity, id)
+    via: tuple[str, int] | None = None
 
 
 def links_to(records: Records, entity: str) -> list[Link]:
@@ -149,7 +157,7 @@ def related_list(records: Records, link: Link, parent_id: int, limit: int = 10,
     col = table.c[records.spec(name).columns[link.field.name]]
     access = records.readable(name)
     where = sa.and_(col == parent_id, table.c.deleted_at.is_(None),
-                    *([] if access is None else [access]))
+                    *([] if access is None else [access]), *excluded(records, name))
     columns = summary_columns(records.visible_entity(name), [link.field.name])
     stmt = (sa.select(*columns_of(records, name, [f.name for f in columns])).where(where)
             .order_by(table.c.id.desc()).limit(limit + 1))
@@ -238,7 +246,8 @@ def history_events(records: Records, entity: str, record_id: int,
 
 def linked_events(records: Records, entity: str, record_id: int, limit: int = 50,
                   conn: sa.Connection | None = None) -> list[Event]:
-    """Activities and notes whose lookups point at the record, newest first."""
+    """Activities, notes and emails whose lookups point at the record (on an account's or a
+    contact's page also those of its contacts, deals, cases and quotes), newest first."""
     if conn is None:
         with records.engine.connect() as own:
             return linked_events(records, entity, record_id, limit, own)
@@ -257,14 +266,47 @@ def _linked(records: Records, conn: sa.Connection, name: str, entity: str, recor
     table = records.table(name)
     cols = [table.c[spec.columns[f.name]] for f in child
             if f.type in LINK_TYPES and f.opt("to") == entity and f.name in spec.columns]
-    if not cols:
+    folds = _folds(records, child, entity, record_id)
+    if not cols and not folds:
         return []
     stmt = (records.select(name)
-            .where(sa.or_(*(c == record_id for c in cols)), table.c.deleted_at.is_(None))
+            .where(sa.or_(*(c == record_id for c in cols), *(f[2] for f in folds)),
+                   table.c.deleted_at.is_(None))
             .order_by(table.c.id.desc()).limit(limit))
-    return [Event(aware(rec["created_at"]), name, rec["created_by_id"], entity=name,
-                  record=rec)
-            for rec in (records.to_record(row) for row in conn.execute(stmt))]
+    direct = [f.name for f in child if f.type in LINK_TYPES and f.opt("to") == entity]
+    out = []
+    for rec in (records.to_record(row) for row in conn.execute(stmt)):
+        via = None
+        if not any(rec.get(n) == record_id for n in direct):
+            via = next(((to, int(rec[n])) for n, to, _cond in folds
+                        if isinstance(rec.get(n), int)), None)
+        out.append(Event(aware(rec["created_at"]), name, rec["created_by_id"], entity=name,
+                         record=rec, via=via))
+    return out
+
+
+def _folds(records: Records, child: EntityDef, entity: str, record_id: int
+           ) -> list[tuple[str, str, sa.ColumnElement[bool]]]:
+    """On a customer's page (CUSTOMERS): (field of `child`, FOLDED entity it points at, the
+    condition "it points at a live record of that entity that points at this one")."""
+    if entity not in CUSTOMERS:
+        return []
+    spec = records.spec(child.name)
+    table = records.table(child.name)
+    out: list[tuple[str, str, sa.ColumnElement[bool]]] = []
+    for f in child:
+        to = str(f.opt("to"))
+        if f.type not in LINK_TYPES or to == entity or to not in FOLDED \
+                or to not in records.meta.entities or f.name not in spec.columns:
+            continue
+        fspec, ftable = records.spec(to), records.table(to)
+        links = [ftable.c[fspec.columns[g.name]] for g in records.entity(to)
+                 if g.type in LINK_TYPES and g.opt("to") == entity and g.name in fspec.columns]
+        if links:
+            ids = sa.select(ftable.c.id).where(sa.or_(*(c == record_id for c in links)),
+                                               ftable.c.deleted_at.is_(None))
+            out.append((f.name, to, table.c[spec.columns[f.name]].in_(ids)))
+    return out
 
 
 def timeline(records: Records, entity: str, record_id: int, *,

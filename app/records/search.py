@@ -3,7 +3,8 @@
 Bounded by design, so it stays cheap on large tables: at most `MAX_COLUMNS` columns per entity
 (the title first, then string, email, phone and autonumber fields in YAML order), at most
 `per_entity` hits per entity (newest first), and a total that stops counting at `count_cap`.
-Entities without a text field are skipped. Deleted records are never found.
+Entities without a text field are skipped. Deleted records are never found; archived ones
+only when an administrator asks (`include_archived`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.meta.types import EntityDef, FieldDef
+from app.records.archived import excluded
 from app.records.service import Records
 
 #: field types a search matches (besides the entity's title)
@@ -88,9 +90,11 @@ def contains(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]
 
 
 def search_entity(records: Records, entity: str, text: str, *, per_entity: int = 10,
-                  count_cap: int = 1000, conn: sa.Connection | None = None) -> EntityHits:
-    """The records of `entity` whose searched columns contain `text` (not deleted), among
-    those the records service's actor may see (Forbidden when they may see none)."""
+                  count_cap: int = 1000, conn: sa.Connection | None = None,
+                  include_archived: bool = False) -> EntityHits:
+    """The records of `entity` whose searched columns contain `text` (not deleted, not
+    archived unless an administrator asks), among those the records service's actor may see
+    (Forbidden when they may see none)."""
     access = records.readable(entity)
     e = records.entity(entity)
     cols = searchable(records, entity)
@@ -99,7 +103,8 @@ def search_entity(records: Records, entity: str, text: str, *, per_entity: int =
     text = text.strip()
     table = records.table(entity)
     where = sa.and_(table.c.deleted_at.is_(None), sa.or_(*(contains(c, text) for _, c in cols)),
-                    *([] if access is None else [access]))
+                    *([] if access is None else [access]),
+                    *excluded(records, entity, include_archived))
     title = records.title_column(entity)
     stmt = (sa.select(table.c.id, title.label("title"),
                       *(c.label(f"c{i}") for i, (_, c) in enumerate(cols)))
@@ -132,7 +137,8 @@ def _hit(row: sa.Row[Any], cols: Searched, text: str, title: str) -> Hit:
 
 
 def search(records: Records, text: str, *, entities: Iterable[str] | None = None,
-           per_entity: int = 10, count_cap: int = 1000) -> list[EntityHits]:
+           per_entity: int = 10, count_cap: int = 1000, include_archived: bool = False
+           ) -> list[EntityHits]:
     """Every entity with at least one match, in `entities` order (default: the config's)."""
     if len(text.strip()) < MIN_LENGTH:
         return []
@@ -143,7 +149,8 @@ def search(records: Records, text: str, *, entities: Iterable[str] | None = None
             if name not in records.meta.entities or not records.access().allows(name, "read"):
                 continue
             found = search_entity(records, name, text, per_entity=per_entity,
-                                  count_cap=count_cap, conn=conn)
+                                  count_cap=count_cap, conn=conn,
+                                  include_archived=include_archived)
             if found.total:
                 out.append(found)
     return out

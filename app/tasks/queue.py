@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 #: modules whose import registers tasks (workflow escalations will add theirs here)
 TASK_MODULES: tuple[str, ...] = ("app.events.tasks", "app.notify.tasks",
                                  "app.workflow.approvals.tasks", "app.reports.alerts",
-                                 "app.imports.tasks", "app.backup.tasks")
+                                 "app.imports.tasks", "app.backup.tasks",
+                                 "app.comms.reminders",
+                                 "app.archive.tasks")
 
 
 @dataclass(frozen=True)

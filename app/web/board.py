@@ -38,6 +38,7 @@ from app.i18n import _
 from app.meta.types import EntityDef, FieldDef, label_text
 from app.model.system import users
 from app.records import Conflict, NotFound, RecordError, ValidationFailed
+from app.records.archived import excluded
 from app.records.search import contains
 from app.textnum import small_int
 from app.web import format as fmt
@@ -151,7 +152,8 @@ def _sql(e: EntityDef, f: FieldDef) -> sa.ColumnElement[Any]:
 
 def _where(spec: BoardSpec) -> list[sa.ColumnElement[bool]]:
     table = records().table(spec.entity.name)
-    out: list[sa.ColumnElement[bool]] = [table.c.deleted_at.is_(None)]
+    out: list[sa.ColumnElement[bool]] = [table.c.deleted_at.is_(None),
+                                         *excluded(records(), spec.entity.name)]
     access = records().readable(spec.entity.name)
     if access is not None:
         out.append(access)

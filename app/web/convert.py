@@ -1,6 +1,7 @@
-"""Converting a record (a qualified lead) from its detail page: a page showing what would be
-created or reused, with the optional targets to untick and their names to edit, and its POST
-(CSRF) doing it through app/workflow/convert.py, then going to the first record made."""
+"""Converting a record (a qualified lead, an accepted quote) from its detail page: a page
+showing what would be created or reused (and how many lines each new record gets), with the
+optional targets to untick and their names to edit, and its POST (CSRF) doing it through
+app/workflow/convert.py, then going to the first record made."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from app.i18n import _
+from app.i18n import _, get_locale
 from app.records import RecordError, ValidationFailed
 from app.web.detail import check_id, detail_url, record_title
 from app.web.state import actor, entity_or_404, records
@@ -19,9 +20,9 @@ from app.workflow.convert import (
     conversion,
     conversion_label,
     conversions_of,
-    convert,
     plan_conversion,
     refusal,
+    run_conversion,
 )
 
 bp = Blueprint("convert", __name__)
@@ -75,8 +76,9 @@ def convert_page(entity: str, record_id: int, name: str) -> ResponseReturnValue:
     if request.method == "POST":
         include, overrides = _form(plan)
         try:
-            ids = convert(rs, name, record_id, actor(), include=include, overrides=overrides,
-                          entity=entity)
+            done = run_conversion(rs, name, record_id, actor(), include=include,
+                                  overrides=overrides, entity=entity)
+            ids = done.ids
         except ValidationFailed as exc:
             errors, status = exc.errors, exc.status
             flash(exc.message, "danger")
@@ -88,6 +90,10 @@ def convert_page(entity: str, record_id: int, name: str) -> ResponseReturnValue:
         else:
             first = next((t for t in conv.targets if ids.get(t.name) is not None), None)
             flash(_("%(title)s was converted.", title=record_title(e, plan.record)), "success")
+            for counts in done.lines.values():
+                for copies, n in counts.items():
+                    flash(_("%(entities)s copied: %(count)s", count=n,
+                            entities=rs.entity(copies).plural_for(get_locale())), "success")
             if first is None:
                 return redirect(detail_url(entity, record_id), 303)
             return redirect(detail_url(first.entity, int(ids[first.name] or 0)), 303)

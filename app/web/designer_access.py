@@ -40,11 +40,13 @@ INHERIT = "inherit"
 #: field grid choices
 VISIBILITY = ("visible", "read_only", "hidden")
 ACTION_NAMES = {"create": N_("Create"), "read": N_("Read"), "edit": N_("Edit"),
-                "delete": N_("Delete"), "export": N_("Export"), "import": N_("Import")}
+                "delete": N_("Delete"), "export": N_("Export"), "import": N_("Import"),
+                "merge": N_("Merge")}
 SCOPE_NAMES = {"none": N_("None"), "own": N_("Own records"), "team": N_("Team's records"),
                "subordinates": N_("Subordinates' records"), "all": N_("All records")}
 #: the matrix's short letters and scope abbreviations
-LETTERS = {"create": "C", "read": "R", "edit": "E", "delete": "D", "export": "X", "import": "I"}
+LETTERS = {"create": "C", "read": "R", "edit": "E", "delete": "D", "export": "X", "import": "I",
+           "merge": "M"}
 SHORT = {"none": "-", "own": "own", "team": "team", "subordinates": "sub", "all": "all"}
 
 

@@ -35,7 +35,7 @@ MAX_INT = 2**31 - 1
 
 #: how each audit action is named in "Recently edited"
 ACTIONS = {"create": N_("Created"), "update": N_("Edited"), "restore": N_("Restored"),
-           "delete": N_("Deleted")}
+           "delete": N_("Deleted"), "merge": N_("Merged"), "merged": N_("Merged")}
 
 
 def _lookup_titles(entity: str, rows: list[dict[str, Any]]) -> dict[str, dict[int, str]]:

@@ -25,6 +25,7 @@ from app.meta.listconf import fields_of, sortable, value_field
 from app.meta.types import EntityDef, FieldDef, label_text
 from app.model.system import list_views, users
 from app.records import RecordError, ValidationFailed
+from app.records.archived import archived_ids
 from app.records.query import (
     PAGE_SIZES,
     ListQuery,
@@ -183,6 +184,9 @@ def _context(e: EntityDef, query: ListQuery, args: dict[str, list[str]], page: P
         "has_board": any(f.type == "picklist" for f in e),
         "title_field": e.title if e.title in chosen else (chosen[0] if chosen else None),
         "mine": query.owner_id is not None,
+        "archived": query.include_archived,
+        "archived_ids": archived_ids(records(), e.name, [int(r["id"]) for r in page.rows])
+        if page and query.include_archived else set(),
     }
 
 
@@ -255,6 +259,9 @@ def _chips(e: EntityDef, query: ListQuery) -> list[tuple[str, str]]:
     if query.owner_id is not None:
         out.append((_("Mine only"), list_url(e.name, [(k, v) for k, v in params
                                                       if k != "owner"])))
+    if query.include_archived and current_user.is_admin:
+        out.append((_("Archived records included"),
+                    list_url(e.name, [(k, v) for k, v in params if k != "archived"])))
     return out
 
 

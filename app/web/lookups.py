@@ -15,6 +15,7 @@ from flask_login import login_required
 
 from app.i18n import _
 from app.model.system import users
+from app.records.archived import excluded
 from app.records.errors import Forbidden
 from app.textnum import small_int
 from app.web.state import meta, records, state
@@ -84,7 +85,8 @@ def _records(entity: str, q: str, limit: int) -> list[dict[str, Any]]:
     rec = records()
     table = rec.table(entity)
     title = sa.cast(rec.title_column(entity), sa.String)
-    stmt = sa.select(table.c.id, title.label("title")).where(table.c.deleted_at.is_(None))
+    stmt = sa.select(table.c.id, title.label("title")).where(table.c.deleted_at.is_(None),
+                                                             *excluded(rec, entity))
     access = rec.readable(entity)  # only records the user may see (Forbidden: none)
     if access is not None:
         stmt = stmt.where(access)

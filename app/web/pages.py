@@ -14,6 +14,12 @@ PAGE_MODULES: tuple[str, ...] = (
     "sharing", "convert", "notifications", "approvals", "approvals_record", "approvals_admin",
     "designer_access", "designer_workflows", "designer_history", "designer_files", "designer",
     "designer_fields", "reports", "dashboards",
+    "duplicates",
+    "email", "comms",
+    "consents", "campaign_mail", "archive",
+    "documents",
+    "targets",
+    "kb", "surveys",
 )
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from app.i18n import _, get_locale
 from app.records.search import MIN_LENGTH, EntityHits, search
@@ -50,13 +50,16 @@ def as_json(q: str, hint: str | None, found: list[EntityHits]) -> dict[str, Any]
 @login_required
 def index() -> ResponseReturnValue:
     q = " ".join(request.args.get("q", "").replace("\x00", "").split())[:MAX_QUERY]
+    archived = request.args.get("archived") == "1" and bool(current_user.is_admin)
     hint: str | None = None
     found: list[EntityHits] = []
     if len(q) < MIN_LENGTH:
         hint = _("Type at least %(n)s characters to search.", n=MIN_LENGTH)
     else:
-        found = search(records(), q, entities=[e.name for e in nav_entities()])
+        found = search(records(), q, entities=[e.name for e in nav_entities()],
+                       include_archived=archived)
     if wants_json():
         return as_json(q, hint, found)
     return render_template("search/results.html", q=q, hint=hint, found=found,
-                           list_link=list_link, total=sum(g.total for g in found))
+                           list_link=list_link, total=sum(g.total for g in found),
+                           archived=archived)

@@ -88,6 +88,11 @@ def crm_record_before_validate(change: Change) -> None:
             if step.action == SET:
                 for key, value in step.params.items():
                     f = change.entity.fields[key]
+                    if value == "now" and f.type in ("date", "datetime"):  # entering it now,
+                        given = change.values.get(key)  # unless this save gives its own
+                        if given is not None and given != change.old.get(key):
+                            continue
+                        value = clock.now() if f.type == "datetime" else clock.now().date()
                     change.values[key] = registry.get(f.type).to_python(f, thaw(value))
 
 

@@ -1,0 +1,149 @@
+"""`crm email send`, `crm reminders run` and `crm followups overdue`: the communication centre
+(app/comms) on the command line, on the live config version, as a user."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+from app.cli_errors import EXIT_REFUSED, friendly
+from app.context import Context
+from app.model.system import users
+from app.records import Actor, RecordError, ValidationFailed
+
+
+def _actor(ctx: Context, username: str) -> Actor:
+    with ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(users.c.id, users.c.roles, users.c.active)
+                           .where(users.c.username == username)).first()
+    if row is None or not row.active:
+        raise click.ClickException(f"there is no active user '{username}'")
+    return Actor(int(row.id), username, tuple(row.roles or ()))
+
+
+def _refused(exc: RecordError) -> None:
+    click.echo(f"Refused: {exc.message}", err=True)
+    if isinstance(exc, ValidationFailed):
+        for field, problems in exc.errors.items():
+            for problem in problems:
+                click.echo(f"  {field}: {problem}", err=True)
+    sys.exit(EXIT_REFUSED)
+
+
+@click.group("email")
+def email_group() -> None:
+    """Emails sent from the CRM (logged on records with their status)."""
+
+
+@email_group.command("send")
+@click.option("--entity", default=None, help="the entity of the record it is logged on")
+@click.option("--id", "record_id", type=int, default=None, help="that record's id")
+@click.option("--to", "to", multiple=True, required=True, help="a recipient (repeat for more)")
+@click.option("--cc", "cc", multiple=True, help="a copy to (repeat for more)")
+@click.option("--subject", required=True)
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="the text of the email (UTF-8; '-' is not accepted)")
+@click.option("--attach", "attach", multiple=True, type=int,
+              help="an attachment id of the record (repeat for more)")
+@click.option("--as", "username", required=True, help="the user who sends it")
+@click.pass_obj
+@friendly
+def send_command(ctx: Context, entity: str | None, record_id: int | None, to: tuple[str, ...],
+                 cc: tuple[str, ...], subject: str, body_file: Path, attach: tuple[int, ...],
+                 username: str) -> None:
+    """Send an email now (through the task queue) and log it on the record."""
+    from app.cli_privacy import live_records
+    from app.comms.email import OutgoingEmail, send_and_queue
+
+    try:
+        body = body_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.BadParameter("the file is not UTF-8 text", param_hint="--body-file") \
+            from None
+    rs = live_records(ctx)
+    who = _actor(ctx, username)
+    out = OutgoingEmail(to=to, cc=cc, subject=subject, body_text=body,
+                        attachment_ids=attach, entity=entity, record_id=record_id)
+    try:
+        sent = send_and_queue(ctx, rs, who, out)
+    except RecordError as exc:
+        _refused(exc)
+        return
+    click.echo(json.dumps({"email_ids": list(sent.email_ids), "mail_ids": list(sent.mail_ids),
+                           "blocked": dict(sent.blocked)}, ensure_ascii=False))
+
+
+@click.group("reminders")
+def reminders_group() -> None:
+    """Follow-up reminders of activities (reminder_at)."""
+
+
+@reminders_group.command("run")
+@click.option("--at", "at", default=None, help="as if it were this time (ISO 8601, UTC)")
+@click.pass_obj
+@friendly
+def run_command(ctx: Context, at: str | None) -> None:
+    """Send the reminders whose time has come now (the worker does it every minute)."""
+    from app.comms.reminders import run
+
+    now = None
+    if at:
+        try:
+            now = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(f"'{at}' is not a time like 2026-03-01T09:00",
+                                     param_hint="--at") from None
+        now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    sent = run(ctx, now)
+    for r in sent:
+        click.echo(f"activity #{r.record_id}: reminded user #{r.user_id} "
+                   f"({r.reminder_at:%Y-%m-%d %H:%M})")
+    click.echo(f"{len(sent)} reminder(s) sent.")
+
+
+@click.group("followups")
+def followups_group() -> None:
+    """Follow-up activities past their due time."""
+
+
+@followups_group.command("overdue")
+@click.option("--as", "username", required=True, help="whose follow-ups")
+@click.option("--team", is_flag=True, help="those of the people who report to them instead")
+@click.option("--json", "as_json", is_flag=True, help="print them as JSON")
+@click.pass_obj
+@friendly
+def overdue_command(ctx: Context, username: str, team: bool, as_json: bool) -> None:
+    """The user's overdue follow-ups (or their reports'), oldest due first."""
+    from app.cli_privacy import live_records
+    from app.comms.followups import overdue
+
+    rs = live_records(ctx)
+    who = _actor(ctx, username)
+    rs.actor = who
+    found = overdue(rs, int(who.id or 0), scope="team" if team else "mine")
+    if found.shape is None:
+        raise click.ClickException("this config has no activity entity with a status and a "
+                                   "due time")
+    shape = found.shape
+    title = shape.entity.title or "id"
+    rows = [{"id": r["id"], "title": r.get(title), "due": _iso(r.get(shape.due.name)),
+             "status": r.get(shape.status.name), "user": uid}
+            for uid, group in found.groups for r in group]
+    if as_json:
+        click.echo(json.dumps({"count": found.total, "data": rows}, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"#{row['id']} {row['due']} user #{row['user']} {row['status']}: "
+                   f"{row['title']}")
+    click.echo(f"{found.total} overdue.")
+
+
+def _iso(value: object) -> str | None:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return None if value is None else str(value)
