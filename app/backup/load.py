@@ -274,9 +274,15 @@ class _Loader:
         self.loaded: set[str] = set()
         self.files: set[str] = set()
         pg = self.dialect == "postgresql"
-        for table in self.md.sorted_tables:  # foreign keys come after the rows on PostgreSQL
+        for table in self._tables():  # foreign keys come after the rows on PostgreSQL
             conn.execute(sa.schema.CreateTable(
                 table, include_foreign_key_constraints=[] if pg else None))
+
+    def _tables(self) -> list[sa.Table]:
+        """Every table by name: lookups may form cycles (quote <-> contract), and neither
+        database needs an order here (PostgreSQL gets its foreign keys after the rows, SQLite
+        checks them at the end)."""
+        return sorted(self.md.tables.values(), key=lambda t: t.name)
 
     def load(self, entry: TableEntry, fh: IO[bytes]) -> None:
         if entry.name in self.loaded:
@@ -320,11 +326,11 @@ class _Loader:
         if missing:
             raise damaged(_("it ends before %(what)s", what=", ".join(missing[:5])))
         conn = self.conn
-        for table in self.md.sorted_tables:
+        for table in self._tables():
             for index in sorted(table.indexes, key=lambda i: str(i.name)):
                 conn.execute(sa.schema.CreateIndex(index))
         if self.dialect == "postgresql":
-            for table in self.md.sorted_tables:
+            for table in self._tables():
                 for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
                     conn.execute(sa.schema.AddConstraint(fk))
             self._sequences()
@@ -343,7 +349,7 @@ class _Loader:
         conn = self.conn
         quote = conn.dialect.identifier_preparer.quote
         entries = {t.name: t for t in self.manifest.tables}
-        for table in self.md.sorted_tables:
+        for table in self._tables():
             col = table.autoincrement_column
             if col is None:
                 continue
