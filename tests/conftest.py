@@ -112,12 +112,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Move what collection made (the imported modules, the test items) out of the garbage
-    collector's sight: they live until the end, and every full collection would walk them
-    again (each test's Flask app and models make enough garbage for one every test or two:
-    ~0.1 s each)."""
+    """Garbage collection tuned for this suite, where every test makes a Flask app and models
+    (thousands of objects in reference cycles) that die at its end: what collection made (the
+    imported modules, the test items) lives until the end, so it leaves the collector's sight
+    (every full collection would walk it again: ~0.1 s, every test or two), and the youngest
+    generation is collected less often. 15% less CPU for the suite, ~100 MB more per worker."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def _pg_reachable(url: str) -> str | None:

@@ -90,14 +90,22 @@ def _nesting(text: str) -> None:
     if flow + 2 * (indent + 1) <= _COMPOSE_SAFE:
         return
     depth = 0
-    for event in yaml.parse(text, Loader=LOADER):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise Refused(f"mappings and lists are nested more than {MAX_DEPTH} deep",
-                              event.start_mark)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise Refused(f"mappings and lists are nested more than {MAX_DEPTH} deep",
+                                  event.start_mark)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except Refused:
+        raise
+    except yaml.MarkedYAMLError as exc:  # libyaml 0.2.6+ scans ahead and has its own limit
+        if "nesting depth" not in str(exc.problem):
+            raise
+        raise Refused(f"mappings and lists are nested more than {MAX_DEPTH} deep",
+                      exc.problem_mark) from None
 
 
 def _children(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Mark]]:
