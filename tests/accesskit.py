@@ -125,6 +125,11 @@ class Rec:
     #: field -> (entity, id) of the records it links to
     links: dict[str, tuple[str, int]] = field(default_factory=dict)
 
+    def titled(self, title_field: str | None) -> bool:
+        """Whether pages show this record's marker title (not so where the title is a
+        formula of picklists, like a consent's "marketing · email")."""
+        return bool(title_field) and self.title in str(self.values.get(str(title_field), ""))
+
 
 @dataclass
 class World:
@@ -254,9 +259,15 @@ def entry_values(records: Records, entity: str, title: str, mine: Mapping[str, i
 SERVICE_ONLY = frozenset({"email"})
 #: values an entity of the default pack needs beyond its required text (one sales target per
 #: person: the rep it is for is its owner)
-SPECIAL: dict[str, Any] = {"sales_target": lambda owner: {
-    "metric": "won_deals", "period_type": "month", "period_start": "2026-01-01",
+SPECIAL: dict[str, Any] = {"sales_target": lambda owner, month=1: {
+    "metric": "won_deals", "period_type": "month", "period_start": f"2026-{month:02d}-01",
     "assignee": owner.id, "target_count": 5}}
+
+
+def special(entity: str, owner: Person, month: int = 1) -> dict[str, Any]:
+    """SPECIAL's values for a record of `entity` owned by `owner` (a target for `month`)."""
+    make = SPECIAL.get(entity)
+    return make(owner, month) if make else {}
 
 
 #: links a validation rule of the default pack needs (campaign members: a contact or a lead)
@@ -326,7 +337,7 @@ def build(ctx: Context, records: Records, folder: Path) -> World:
                     to = str(records.entity(entity).fields[extra[0]].opt("to"))
                     values[extra[0]] = extra[1]
                     links[extra[0]] = (to, extra[1])
-                values.update(SPECIAL.get(entity, lambda _o: {})(owner))
+                values.update(special(entity, owner))
                 made = records.create(entity, {**values, "owner": owner.id})
                 for step in moves[0] if variant == "m" else ():
                     made = records.update(entity, made["id"], step)
