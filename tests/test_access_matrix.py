@@ -24,8 +24,16 @@ from app.records import Records
 from app.records.change import SYSTEM
 from app.records.errors import Forbidden, NotFound, RecordError, ValidationFailed
 from app.records.query import ListQuery, run
-from tests.accesskit import (SERVICE_ONLY, SITUATIONS, Person, Rec, World, build,
-                              entry_values, special)
+from tests.accesskit import (
+    SERVICE_ONLY,
+    SITUATIONS,
+    Person,
+    Rec,
+    World,
+    build,
+    entry_values,
+    special,
+)
 from tests.apikit import token_for
 from tests.webkit import deployment, records_of, sign_in, web_app
 

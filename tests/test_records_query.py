@@ -24,11 +24,10 @@ from app.records.query import (
     Filter,
     ListQuery,
     QueryError,
-    from_params,
     iter_rows,
     run,
-    to_params,
 )
+from app.records.queryparams import from_params, to_params
 from app.users import create_user
 from tests.factories import OPEN_ACCESS, ROLES, meta_of, write_schema
 

@@ -13,7 +13,8 @@ import pytest
 
 from app.context import Context
 from app.records import Forbidden, Records
-from app.records.query import QueryError, from_params, run
+from app.records.query import QueryError, run
+from app.records.queryparams import from_params
 from app.reports.compute import (
     drill_params,
     drill_query,

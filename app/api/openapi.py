@@ -7,9 +7,10 @@ from typing import Any
 
 from app.api.fieldschema import field_schema
 from app.api.serialize import SYSTEM_KEYS, USER_KEYS, api_fields
+from app.meta.listconf import NO_VALUE_OPS
 from app.meta.types import EntityDef, Meta
 from app.records import Records
-from app.records.query import MAX_PAGE_SIZE, NO_VALUE_OPS, REFERENCE_TYPES
+from app.records.query import MAX_PAGE_SIZE, REFERENCE_TYPES
 
 JSON = "application/json"
 PROBLEMS = {

@@ -32,7 +32,7 @@ from app.api.auth import api_user, api_user_id
 from app.i18n import _, get_locale
 from app.meta.listconf import fields_of
 from app.meta.types import Meta, thaw
-from app.records import NotFound
+from app.records import NotFound, queryparams
 from app.records import query as q
 from app.records.errors import Forbidden
 from app.reports import store
@@ -176,7 +176,7 @@ def report_drill(ref: str) -> Response:
     rec = records()
     keys = parse_keys(rec, r, request.args.getlist("key"))
     query = drill_query(rec, r, keys, me=api_user_id())
-    params = q.to_params(query)
+    params = queryparams.to_params(query)
     api_params = [(k, v) for k, v in params if k.startswith("f.") or k == "owner"]
     page = q.run(rec, r.entity, replace(query, page_size=1, columns=()))
     return jsonify({"entity": r.entity, "keys": [plain(k) for k in keys],

@@ -13,7 +13,7 @@ from app.api import serialize
 from app.api.auth import api_actor, api_user_id
 from app.i18n import _
 from app.meta.types import EntityDef
-from app.records import Conflict, NotFound, RecordError
+from app.records import Conflict, NotFound, RecordError, queryparams
 from app.records import query as q
 from app.textnum import small_int
 from app.web.state import entity_or_404, records
@@ -38,7 +38,7 @@ def list_records(entity: str) -> Response:
     for key in ("q", "sort", "owner", "archived"):
         if key in args:
             params[key] = [args[key]]
-    query = q.from_params(rec, e, params, me=api_user_id())
+    query = queryparams.from_params(rec, e, params, me=api_user_id())
     limit = _limit(args.get("limit"))
     query = replace(query, page_size=limit, cursor=args.get("cursor") or None, backward=False)
     only = serialize.parse_names(args.get("fields"), _field_names(e), "fields")

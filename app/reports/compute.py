@@ -36,10 +36,9 @@ from app.records.query import (
     ListQuery,
     QueryError,
     conditions,
-    param_text,
-    to_params,
 )
 from app.records.query import _column as field_column
+from app.records.queryparams import param_text, to_params
 from app.records.ranges import out_of_range
 from app.records.service import Records
 from app.reports.definition import (

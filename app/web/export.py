@@ -31,7 +31,8 @@ from app.i18n import _, get_locale
 from app.meta.types import EntityDef, FieldDef, Meta
 from app.records.errors import Forbidden
 from app.records.export_writers import XLSX_TYPE, FileStream, neutral, xlsx_file
-from app.records.query import ListQuery, from_params, iter_rows, resolve_columns
+from app.records.query import ListQuery, iter_rows, resolve_columns
+from app.records.queryparams import from_params
 from app.web.format import display, value_kind
 from app.web.state import entity_or_404, may, records, state
 

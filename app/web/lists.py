@@ -1,9 +1,10 @@
 """List pages: `/<entity>/` with columns, quick search, filters per field type, sort, keyset
 pages and counts; saved views (mine, and shared ones from YAML); bulk edit and bulk delete.
 
-Every part of a list's state is in its query string (see `app.records.query.from_params`), so a
-list can be bookmarked, shared and saved as a view. Exports (`app.web.export`) are registered
-under this blueprint and read the same query string.
+Every part of a list's state is in its query string (see
+`app.records.queryparams.from_params`), so a list can be bookmarked, shared and saved as a
+view. Exports (`app.web.export`) are registered under this blueprint and read the same query
+string.
 """
 
 from __future__ import annotations
@@ -33,11 +34,9 @@ from app.records.query import (
     QueryError,
     check,
     default_columns,
-    from_params,
     run,
-    to_params,
-    view_params,
 )
+from app.records.queryparams import from_params, to_params, view_params
 from app.textnum import small_int
 from app.web import export
 from app.web.baseform import CrmForm
