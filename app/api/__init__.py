@@ -116,6 +116,11 @@ def _openapi() -> Response:
 
         doc["paths"].update(comms_paths(rec, list(readable)))  # emails, overdue follow-ups
         doc["components"]["schemas"].update(comms_schemas())
+        from app.api.modules_openapi import module_paths, module_schemas
+
+        doc["paths"].update(module_paths(rec))  # targets, knowledge base search, duplicates
+        doc["components"]["schemas"].update(module_schemas())
+        doc["tags"].append({"name": "targets", "description": "Sales targets"})
         if seen.approvals:  # the caller's inbox, decisions, delegation (and statistics)
             doc["paths"].update(approval_paths(seen, key))
             doc["tags"].append({"name": "approvals", "description": "Approvals"})
