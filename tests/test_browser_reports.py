@@ -46,6 +46,7 @@ def test_manager_builds_a_report_adds_it_to_a_dashboard_and_drills_down(
                 if r.status >= 400 and "favicon" not in r.url else None)
         try:
             browser_sign_in(page, base, "manager", PASSWORDS["manager"])
+            page.click("#analytics-menu")  # Dashboards, Reports, Targets
             page.click("#reports-link")
             page.click("#new-report")
             page.wait_for_url(re.compile(r".*/reports/new$"))
