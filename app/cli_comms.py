@@ -137,10 +137,28 @@ def overdue_command(ctx: Context, username: str, team: bool, as_json: bool) -> N
     if as_json:
         click.echo(json.dumps({"count": found.total, "data": rows}, ensure_ascii=False))
         return
-    for row in rows:
-        click.echo(f"#{row['id']} {row['due']} user #{row['user']} {row['status']}: "
-                   f"{row['title']}")
+    names = _user_names(ctx, [uid for uid, _ in found.groups if uid is not None])
+    for uid, group in found.groups:
+        click.echo(f"{names.get(uid, '(nobody)') if uid is not None else '(nobody)'}:")
+        for r in group:
+            click.echo(f"  #{r['id']} due {_iso(r.get(shape.due.name))} "
+                       f"{r.get(shape.status.name)}: {r.get(title)}")
     click.echo(f"{found.total} overdue.")
+
+
+def _user_names(ctx: Context, ids: list[int]) -> dict[int, str]:
+    """User id -> "Full Name (username)"."""
+    import sqlalchemy as sa
+
+    from app.model.system import users
+
+    if not ids:
+        return {}
+    with ctx.engine.connect() as conn:
+        found = conn.execute(sa.select(users.c.id, users.c.username, users.c.full_name)
+                             .where(users.c.id.in_(ids))).all()
+    return {int(u.id): f"{u.full_name} ({u.username})" if u.full_name else str(u.username)
+            for u in found}
 
 
 def _iso(value: object) -> str | None:

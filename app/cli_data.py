@@ -153,12 +153,14 @@ def setup(ctx: Context, demo: bool) -> None:
         demo_users: list[tuple[str, str]] = []
         if demo and admin_id is not None:
             counts = load_demo_data(ctx, 1, 42, admin_id)
-            click.echo("Demo data: " + ", ".join(f"{n} {e}" for e, n in counts.items()))
             assert password is not None
             with ctx.engine.begin() as conn:
                 demo_users = create_demo_users(conn, meta, ctx.settings.roles, password)
                 spread_ownership(conn, meta)
-                load_demo_targets(conn, meta)
+                made = load_demo_targets(conn, meta)  # per demo rep: after the users
+            if made or "sales_target" in counts:
+                counts["sales_target"] = made
+            click.echo("Demo data: " + ", ".join(f"{n} {e}" for e, n in counts.items()))
         if password:
             click.secho(f"Admin login: username 'admin', password '{password}' "
                         "(shown once; change it with `crm user passwd admin`)", fg="yellow")

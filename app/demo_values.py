@@ -80,6 +80,13 @@ class Ctx:
 def build_all(ctx: Ctx) -> dict[str, list[Row]]:
     """Rows for every entity of the default pack, built in dependency order."""
     from app.demo_contracts import contracts, sales_orders
+    from app.demo_service import (
+        consents,
+        emails,
+        kb_articles,
+        kb_categories,
+        survey_responses,
+    )
 
     for name, builder in (
         ("product", products), ("account", accounts), ("contact", contacts),
@@ -90,6 +97,8 @@ def build_all(ctx: Ctx) -> dict[str, list[Row]]:
         ("contract", contracts), ("contract_line", lambda c: c.rows["contract_line"]),
         ("sales_order", sales_orders),
         ("sales_order_line", lambda c: c.rows["sales_order_line"]),
+        ("kb_category", kb_categories), ("kb_article", kb_articles), ("consent", consents),
+        ("survey_response", survey_responses), ("email", emails),
     ):
         ctx.rows[name] = builder(ctx)
     return ctx.rows

@@ -90,6 +90,8 @@ def test_reminders_and_overdue(ctx: Context, mail_server: MailBox) -> None:
     assert code == 0, out
     data = json.loads(out)
     assert data["count"] == 1 and data["data"][0]["title"] == "Follow up"
+    code, out = crm(ctx, "followups", "overdue", "--as", "rep")
+    assert code == 0 and "(rep):\n" in out and "planned: Follow up" in out, out  # by name
     code, out = crm(ctx, "followups", "overdue", "--as", "rep2")
     assert code == 0 and "0 overdue." in out
     code, out = crm(ctx, "followups", "overdue", "--as", "rep", "--team")
