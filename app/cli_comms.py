@@ -100,9 +100,12 @@ def run_command(ctx: Context, at: str | None) -> None:
                                      param_hint="--at") from None
         now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     sent = run(ctx, now)
+    names = _user_names(ctx, [int(r.user_id) for r in sent if r.user_id is not None])
     for r in sent:
-        click.echo(f"activity #{r.record_id}: reminded user #{r.user_id} "
-                   f"({r.reminder_at:%Y-%m-%d %H:%M})")
+        who = names.get(int(r.user_id), f"user #{r.user_id}") if r.user_id is not None \
+            else "nobody"
+        click.echo(f"activity #{r.record_id}: reminded {who} "
+                   f"({r.reminder_at:%Y-%m-%d %H:%M} UTC)")
     click.echo(f"{len(sent)} reminder(s) sent.")
 
 

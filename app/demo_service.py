@@ -175,3 +175,35 @@ def emails(ctx: Ctx) -> list[Row]:
                          "direction": "outbound", "status": "sent", "sent_at": sent,
                          "kind": "email", "created_at": sent, **related})
     return rows
+
+
+def duplicate_accounts(ctx: Ctx) -> list[Row]:
+    """The accounts with two more: an English and a Chinese customer entered again (as an
+    import in capitals would), for the Duplicates page to show something."""
+    rows = list(ctx.rows.get("account", []))
+    seen: set[str] = set()
+    for a, acc in enumerate(list(rows)):
+        lang = ctx.accounts[a]["lang"] if a < len(ctx.accounts) else "en"
+        if lang in seen or ctx.accounts[a]["kind"] != "customer":
+            continue
+        seen.add(lang)
+        rows.append({**acc, "name": str(acc["name"]).upper(), "unified_social_credit_code": None,
+                     "created_at": min(ctx.now, acc["created_at"] + timedelta(days=90))})
+    return rows
+
+
+def duplicate_contacts(ctx: Ctx) -> list[Row]:
+    """The contacts with three more: two typed again with their email in capitals, one with
+    the same name and mobile number."""
+    rows = list(ctx.rows.get("contact", []))
+    picked = [i for i, c in enumerate(rows) if c.get("email") and c.get("mobile")][:3]
+    for n, i in enumerate(picked):
+        c = rows[i]
+        copy = {**c, "reports_to": None, "id_number": None,
+                "created_at": min(ctx.now, c["created_at"] + timedelta(days=30))}
+        if n < 2:
+            copy["email"] = str(c["email"]).upper()
+        else:
+            copy["email"] = None
+        rows.append(copy)
+    return rows

@@ -82,6 +82,8 @@ def build_all(ctx: Ctx) -> dict[str, list[Row]]:
     from app.demo_contracts import contracts, sales_orders
     from app.demo_service import (
         consents,
+        duplicate_accounts,
+        duplicate_contacts,
         emails,
         kb_articles,
         kb_categories,
@@ -99,6 +101,7 @@ def build_all(ctx: Ctx) -> dict[str, list[Row]]:
         ("sales_order_line", lambda c: c.rows["sales_order_line"]),
         ("kb_category", kb_categories), ("kb_article", kb_articles), ("consent", consents),
         ("survey_response", survey_responses), ("email", emails),
+        ("account", duplicate_accounts), ("contact", duplicate_contacts),
     ):
         ctx.rows[name] = builder(ctx)
     return ctx.rows

@@ -30,8 +30,8 @@ FIELD_TYPES = {
     "lookup", "master_detail", "user", "formula", "rollup", "autonumber", "file", "json", "tags",
 }
 NOW = datetime(2025, 6, 16, 9, 30, tzinfo=UTC)
-EXPECTED = {  # rows at scale 1: (at least, at most)
-    "account": (40, 40), "contact": (100, 100), "lead": (60, 60), "opportunity": (80, 80),
+EXPECTED = {  # rows at scale 1: (at least, at most); 2 accounts and 3 contacts entered twice
+    "account": (42, 42), "contact": (103, 103), "lead": (60, 60), "opportunity": (80, 80),
     "activity": (150, 150), "case": (40, 40), "campaign": (5, 5), "campaign_member": (40, 150),
     "product": (20, 20), "quote": (15, 15), "quote_line": (15, 90), "note": (30, 30),
 }
@@ -206,7 +206,7 @@ def test_every_value_fits_its_field(meta: Meta, rows: dict[str, list[dict[str, A
 
 def test_scale_multiplies_volume_and_keeps_unique_values(meta: Meta) -> None:
     big = generate(meta, scale=2, now=NOW)
-    assert len(big["account"]) == 80 and len(big["activity"]) == 300
+    assert len(big["account"]) == 82 and len(big["activity"]) == 300  # 2 entered twice
     assert len(big["product"]) == 20, "the catalogue does not grow with volume"
     for entity in meta:
         for f in entity:
@@ -373,3 +373,21 @@ def test_load_demo_leaves_the_transaction_to_the_caller(engine: sa.Engine, meta:
         assert conn.in_transaction()
         trans.rollback()
         assert conn.scalar(sa.select(sa.func.count()).select_from(models.tables["account"])) == 0
+
+
+def test_the_modules_have_demo_content(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """The knowledge base, surveys, consents and emails are filled with real text (not the
+    generic pass's random words), and some customers are entered twice for the Duplicates
+    page."""
+    published = [r for r in rows["kb_article"] if r["status"] == "published"]
+    assert len(published) >= 10 and {r["language"] for r in published} == {"zh", "en"}
+    assert all(r["body"] and r["summary"] and r["category_id"] is not None for r in published)
+    answered = [r for r in rows["survey_response"] if r["status"] == "answered"]
+    assert answered and all(1 <= r["rating"] <= 5 for r in answered)
+    assert {r["status"] for r in rows["consent"]} == {"granted", "withdrawn"}
+    assert all(r["withdrawn_at"] for r in rows["consent"] if r["status"] == "withdrawn")
+    assert rows["email"] and all(r["status"] == "sent" and "@" in r["to"] for r in rows["email"])
+    emails = [str(r["email"]).lower() for r in rows["contact"] if r["email"]]
+    assert len(emails) - len(set(emails)) == 2
+    names = [str(r["name"]).lower() for r in rows["account"]]
+    assert len(names) - len(set(names)) == 2
