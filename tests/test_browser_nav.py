@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from app.context import Context
 from tests.servicekit import password, service_deployment
 from tests.webkit import browser_sign_in, live_server
 
