@@ -9,12 +9,10 @@ the operating-system user.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from app import seclog
-from app.cli_errors import EXIT_REFUSED, friendly
+from app.cli_errors import friendly, refuse
 from app.context import Context
 from app.records import RecordError
 from app.records.change import SYSTEM
@@ -25,9 +23,6 @@ def archive_group() -> None:
     """Archive closed records older than an age (kept, out of everyday lists), or restore."""
 
 
-def _refused(exc: RecordError) -> None:
-    click.echo(f"Refused: {exc.message}", err=True)
-    sys.exit(EXIT_REFUSED)
 
 
 @archive_group.command("run")
@@ -55,7 +50,7 @@ def run_command(ctx: Context, entity: str, older_than: str, dry_run: bool) -> No
             return
         run_id = start(rs, SYSTEM, entity, age, who=seclog.cli_who())
     except RecordError as exc:
-        _refused(exc)
+        refuse(exc)
         return
     from app.archive import run_of
 
@@ -106,4 +101,4 @@ def restore_command(ctx: Context, run_id: int | None, entity: str | None,
             restore_record(rs, SYSTEM, entity, record_id, who=seclog.cli_who())
             click.echo(f"{entity} #{record_id} restored.")
     except RecordError as exc:
-        _refused(exc)
+        refuse(exc)

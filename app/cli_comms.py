@@ -4,35 +4,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
 
-from app.cli_errors import EXIT_REFUSED, friendly
+from app.cli_errors import actor_named, friendly, refuse
 from app.context import Context
 from app.model.system import users
-from app.records import Actor, RecordError, ValidationFailed
-
-
-def _actor(ctx: Context, username: str) -> Actor:
-    with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(users.c.id, users.c.roles, users.c.active)
-                           .where(users.c.username == username)).first()
-    if row is None or not row.active:
-        raise click.ClickException(f"there is no active user '{username}'")
-    return Actor(int(row.id), username, tuple(row.roles or ()))
-
-
-def _refused(exc: RecordError) -> None:
-    click.echo(f"Refused: {exc.message}", err=True)
-    if isinstance(exc, ValidationFailed):
-        for field, problems in exc.errors.items():
-            for problem in problems:
-                click.echo(f"  {field}: {problem}", err=True)
-    sys.exit(EXIT_REFUSED)
+from app.records import RecordError
 
 
 @click.group("email")
@@ -66,13 +47,13 @@ def send_command(ctx: Context, entity: str | None, record_id: int | None, to: tu
         raise click.BadParameter("the file is not UTF-8 text", param_hint="--body-file") \
             from None
     rs = live_records(ctx)
-    who = _actor(ctx, username)
+    who = actor_named(ctx, username)
     out = OutgoingEmail(to=to, cc=cc, subject=subject, body_text=body,
                         attachment_ids=attach, entity=entity, record_id=record_id)
     try:
         sent = send_and_queue(ctx, rs, who, out)
     except RecordError as exc:
-        _refused(exc)
+        refuse(exc)
         return
     click.echo(json.dumps({"email_ids": list(sent.email_ids), "mail_ids": list(sent.mail_ids),
                            "blocked": dict(sent.blocked)}, ensure_ascii=False))
@@ -126,7 +107,7 @@ def overdue_command(ctx: Context, username: str, team: bool, as_json: bool) -> N
     from app.comms.followups import overdue
 
     rs = live_records(ctx)
-    who = _actor(ctx, username)
+    who = actor_named(ctx, username)
     rs.actor = who
     found = overdue(rs, int(who.id or 0), scope="team" if team else "mine")
     if found.shape is None:
@@ -151,9 +132,7 @@ def overdue_command(ctx: Context, username: str, team: bool, as_json: bool) -> N
 
 def _user_names(ctx: Context, ids: list[int]) -> dict[int, str]:
     """User id -> "Full Name (username)"."""
-    import sqlalchemy as sa
 
-    from app.model.system import users
 
     if not ids:
         return {}

@@ -10,31 +10,10 @@ import sys
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 
-from app.cli_errors import EXIT_REFUSED, friendly
+from app.cli_errors import actor_named, friendly, refuse
 from app.context import Context
-from app.model.system import users
-from app.records import Actor, RecordError, ValidationFailed
-
-
-def actor_named(ctx: Context, username: str) -> Actor:
-    """The active user `username` as an Actor (ClickException when there is none)."""
-    with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(users.c.id, users.c.roles, users.c.active, users.c.locale)
-                           .where(users.c.username == username)).first()
-    if row is None or not row.active:
-        raise click.ClickException(f"there is no active user '{username}'")
-    return Actor(int(row.id), username, tuple(row.roles or ()), row.locale or "en")
-
-
-def refused(exc: RecordError) -> None:
-    click.echo(f"Refused: {exc.message}", err=True)
-    if isinstance(exc, ValidationFailed):
-        for field, problems in exc.errors.items():
-            for problem in problems:
-                click.echo(f"  {field}: {problem}", err=True)
-    sys.exit(EXIT_REFUSED)
+from app.records import RecordError
 
 
 @click.group("campaign")
@@ -65,7 +44,7 @@ def email_command(ctx: Context, campaign_id: int, subject: str, body_file: Path,
         done = send(rs, who, campaign_id, subject, body, settings=ctx.settings,
                     dry_run=dry_run)
     except RecordError as exc:
-        refused(exc)
+        refuse(exc)
         return
     if done.sent and not dry_run:
         from app.notify import enqueue_pending

@@ -5,15 +5,14 @@ version, as that user (app/workflow/convert.py)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 import sqlalchemy as sa
 
-from app.cli_errors import EXIT_REFUSED, friendly
+from app.cli_errors import friendly, refuse
 from app.context import Context
 from app.model.system import users
-from app.records import Actor, RecordError, ValidationFailed
+from app.records import Actor, RecordError
 from app.workflow.convert import conversions_of, run_conversion
 
 
@@ -55,10 +54,5 @@ def convert_command(ctx: Context, entity: str, record_id: int, name: str | None,
     try:
         done = run_conversion(rs, name, record_id, who, include=include, entity=entity)
     except RecordError as exc:
-        click.echo(f"Refused: {exc.message}", err=True)
-        if isinstance(exc, ValidationFailed):
-            for field, problems in exc.errors.items():
-                for problem in problems:
-                    click.echo(f"  {field}: {problem}", err=True)
-        sys.exit(EXIT_REFUSED)
+        refuse(exc)
     click.echo(json.dumps({"ids": done.ids, "lines": done.lines}))

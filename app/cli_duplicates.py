@@ -13,17 +13,14 @@ version (app/dedupe, docs/duplicates.md).
 from __future__ import annotations
 
 import json
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-import sqlalchemy as sa
 
 from app import dedupe
-from app.cli_errors import EXIT_REFUSED, friendly
+from app.cli_errors import actor_named, friendly, refuse
 from app.context import Context
-from app.model.system import users
-from app.records import SYSTEM, Actor, RecordError, Records, ValidationFailed
+from app.records import RecordError, Records
 
 
 def _live(ctx: Context) -> Records:
@@ -32,24 +29,8 @@ def _live(ctx: Context) -> Records:
     return live_records(ctx)
 
 
-def _actor(ctx: Context, username: str | None) -> Actor:
-    if username is None:
-        return SYSTEM
-    with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(users.c.id, users.c.roles, users.c.active, users.c.locale)
-                           .where(users.c.username == username)).first()
-    if row is None or not row.active:
-        raise click.ClickException(f"there is no active user '{username}'")
-    return Actor(int(row.id), username, tuple(row.roles or ()), str(row.locale or "en"))
 
 
-def _refuse(exc: RecordError) -> NoReturn:
-    click.echo(f"Refused: {exc.message}", err=True)
-    if isinstance(exc, ValidationFailed):
-        for field, problems in exc.errors.items():
-            for problem in problems:
-                click.echo(f"  {field}: {problem}", err=True)
-    sys.exit(EXIT_REFUSED)
 
 
 @click.group("duplicates")
@@ -71,9 +52,10 @@ def find_command(ctx: Context, entity: str, rule: str | None, limit: int,
     """Groups of duplicates of ENTITY."""
     rs = _live(ctx)
     try:
-        groups = dedupe.find(rs, _actor(ctx, username), entity, rule=rule, limit=limit)
+        who = actor_named(ctx, username, system=True)
+        groups = dedupe.find(rs, who, entity, rule=rule, limit=limit)
     except RecordError as exc:
-        _refuse(exc)
+        refuse(exc)
     e = rs.entity(entity)
     if as_json:
         click.echo(json.dumps([{"rule": g.rule, "key": [str(k) for k in g.key],
@@ -117,10 +99,10 @@ def merge_command(ctx: Context, entity: str, survivor: int, losers: tuple[int, .
     """Merge the --loser records of ENTITY into --survivor."""
     rs = _live(ctx)
     try:
-        done = dedupe.merge(rs, _actor(ctx, username), entity, survivor, list(losers),
-                            choices=_takes(takes))
+        who = actor_named(ctx, username, system=True)
+        done = dedupe.merge(rs, who, entity, survivor, list(losers), choices=_takes(takes))
     except RecordError as exc:
-        _refuse(exc)
+        refuse(exc)
     if as_json:
         click.echo(json.dumps(done.as_dict(), ensure_ascii=False))
         return
@@ -140,7 +122,7 @@ def dismiss_command(ctx: Context, entity: str, ids: tuple[int, ...], username: s
     """Mark the records IDS of ENTITY as not duplicates of each other."""
     rs = _live(ctx)
     try:
-        made = dedupe.dismiss(rs, _actor(ctx, username), entity, list(ids))
+        made = dedupe.dismiss(rs, actor_named(ctx, username, system=True), entity, list(ids))
     except RecordError as exc:
-        _refuse(exc)
+        refuse(exc)
     click.echo(f"Marked {made} new pair(s) as not duplicates.")
