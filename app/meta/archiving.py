@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from app.meta.checks import check_sql_condition
 from app.meta.errors import ConfigError
 from app.meta.types import IDENTIFIER, EntityDef, Meta, Source
 
@@ -106,7 +107,7 @@ def _entry(name: str, body: dict[str, Any], doc: Any, meta: Meta,
     _check_age(what, entity, age, at((*base, "age_field")), errors)
     when = body.get("when")
     if when is not None:
-        _check_when(what, str(when), entity, at((*base, "when")), errors)
+        check_sql_condition(what, str(when), entity, at((*base, "when")), "CRM-E142", errors)
     if len(errors) > count:
         return None
     return ArchiveDef(entity=name, age_field=age, when=str(when) if when else None,
@@ -137,30 +138,6 @@ def _check_age(what: str, entity: EntityDef, age: str, src: Source,
                                   f"{kind} field; it must be a stored date or date-and-time",
                                   src))
 
-
-def _check_when(what: str, source: str, entity: EntityDef, src: Source,
-                errors: list[ConfigError]) -> None:
-    import sqlalchemy as sa
-
-    from app.expr import ExprError, parse
-    from app.fields import registry
-    from app.meta.checks import check_expression, expr_kinds
-
-    kinds = expr_kinds(entity, registry)
-    errs, _names = check_expression(f"{what} when", source, kinds, src)
-    if errs:
-        errors.extend(errs)
-        return
-    expr = parse(source, kinds)
-    if expr.kind not in ("bool", "any"):
-        errors.append(ConfigError("CRM-E142", f"{what}: `when` must be a yes/no condition, "
-                                  f"not a {expr.kind} (\"{source}\")", src))
-        return
-    try:
-        expr.to_sql({n: sa.column(n) for n in kinds})
-    except ExprError as exc:
-        errors.append(ConfigError("CRM-E142", f"{what}: `when` cannot be computed in the "
-                                  f"database: {exc.message}", src))
 
 
 def to_dict(defs: Mapping[str, ArchiveDef]) -> dict[str, Any]:

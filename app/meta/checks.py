@@ -255,3 +255,26 @@ def check_meta(meta: Meta, registry: Registry) -> list[ConfigError]:
     for entity in meta:
         errors.extend(check_entity(entity, meta, registry))
     return errors
+
+
+def check_sql_condition(what: str, source: str, entity: EntityDef, src: Source, code: str,
+                        errors: list[ConfigError]) -> None:
+    """Check the `when` of a feature section: a yes/no expression over `entity`'s fields that
+    the database can compute (it filters rows in SQL). Problems are `code` errors."""
+    from app.fields import registry
+
+    kinds = expr_kinds(entity, registry)
+    errs, _names = check_expression(f"{what} when", source, kinds, src)
+    if errs:
+        errors.extend(errs)
+        return
+    expr = parse(source, kinds)
+    if expr.kind not in ("bool", "any"):
+        errors.append(ConfigError(code, f"{what}: `when` must be a yes/no condition, "
+                                  f"not a {expr.kind} (\"{source}\")", src))
+        return
+    try:
+        expr.to_sql({n: sa.column(n) for n in kinds})
+    except ExprError as exc:
+        errors.append(ConfigError(code, f"{what}: `when` cannot be computed in the "
+                                  f"database: {exc.message}", src))

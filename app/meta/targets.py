@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from app.meta.checks import check_sql_condition
 from app.meta.errors import ConfigError
 from app.meta.types import IDENTIFIER, Labels, Meta, Source, freeze, label_text, thaw
 
@@ -194,7 +195,7 @@ def _metric(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                                   "field, not a user field (or `owner`)", at((*base, "user"))))
     when = body.get("when")
     if when is not None:
-        _check_when(what, str(when), entity, at((*base, "when")), errors)
+        check_sql_condition(what, str(when), entity, at((*base, "when")), "CRM-E139", errors)
     if len(errors) > count:
         return None
     return MetricDef(name=name, entity=ent, date=date_name, user=user, measure=measure,
@@ -202,30 +203,6 @@ def _metric(name: str, body: dict[str, Any], doc: Any, meta: Meta,
                      label=freeze(dict(body.get("label") or {})), kind=kind,
                      source=at(base))
 
-
-def _check_when(what: str, source: str, entity: Any, src: Source,
-                errors: list[ConfigError]) -> None:
-    import sqlalchemy as sa
-
-    from app.expr import ExprError, parse
-    from app.fields import registry
-    from app.meta.checks import check_expression, expr_kinds
-
-    kinds = expr_kinds(entity, registry)
-    errs, _names = check_expression(f"{what} when", source, kinds, src)
-    if errs:
-        errors.extend(errs)
-        return
-    expr = parse(source, kinds)
-    if expr.kind not in ("bool", "any"):
-        errors.append(ConfigError("CRM-E139", f"{what}: `when` must be a yes/no condition, "
-                                  f"not a {expr.kind} (\"{source}\")", src))
-        return
-    try:
-        expr.to_sql({n: sa.column(n) for n in kinds})
-    except ExprError as exc:
-        errors.append(ConfigError("CRM-E139", f"{what}: `when` cannot be computed in the "
-                                  f"database: {exc.message}", src))
 
 
 def _check_target_entity(metrics: Mapping[str, MetricDef], meta: Meta,
