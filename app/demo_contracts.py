@@ -12,6 +12,7 @@ only loaded into an empty one).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -119,3 +120,9 @@ def sales_orders(ctx: Ctx) -> list[Row]:
                   for line in clines if line["contract"].row == c]
     ctx.rows["sales_order_line"] = lines
     return rows
+
+
+#: (entity, builder) in the order app/demo_values.py `build_all` runs them (after the others)
+BUILDERS: tuple[tuple[str, Callable[[Ctx], list[Row]]], ...] = (
+    ("contract", contracts), ("contract_line", lambda c: c.rows["contract_line"]),
+    ("sales_order", sales_orders), ("sales_order_line", lambda c: c.rows["sales_order_line"]))

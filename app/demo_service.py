@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,11 @@ def duplicate_contacts(ctx: Ctx) -> list[Row]:
             copy["email"] = None
         rows.append(copy)
     return rows
+
+
+#: (entity, builder) in the order app/demo_values.py `build_all` runs them (after the others);
+#: the last two add the customers entered twice to the accounts and contacts built before
+BUILDERS: tuple[tuple[str, Callable[[Ctx], list[Row]]], ...] = (
+    ("kb_category", kb_categories), ("kb_article", kb_articles), ("consent", consents),
+    ("survey_response", survey_responses), ("email", emails),
+    ("account", duplicate_accounts), ("contact", duplicate_contacts))

@@ -79,29 +79,15 @@ class Ctx:
 
 def build_all(ctx: Ctx) -> dict[str, list[Row]]:
     """Rows for every entity of the default pack, built in dependency order."""
-    from app.demo_contracts import contracts, sales_orders
-    from app.demo_service import (
-        consents,
-        duplicate_accounts,
-        duplicate_contacts,
-        emails,
-        kb_articles,
-        kb_categories,
-        survey_responses,
-    )
+    from app.demo_contracts import BUILDERS as CONTRACTS
+    from app.demo_service import BUILDERS as SERVICE
 
     for name, builder in (
         ("product", products), ("account", accounts), ("contact", contacts),
         ("campaign", campaigns), ("opportunity", opportunities), ("lead", leads),
         ("campaign_member", campaign_members), ("quote", quotes),
         ("quote_line", lambda c: c.rows["quote_line"]),  # built with their quotes
-        ("case", cases), ("activity", activities), ("note", notes),
-        ("contract", contracts), ("contract_line", lambda c: c.rows["contract_line"]),
-        ("sales_order", sales_orders),
-        ("sales_order_line", lambda c: c.rows["sales_order_line"]),
-        ("kb_category", kb_categories), ("kb_article", kb_articles), ("consent", consents),
-        ("survey_response", survey_responses), ("email", emails),
-        ("account", duplicate_accounts), ("contact", duplicate_contacts),
+        ("case", cases), ("activity", activities), ("note", notes), *CONTRACTS, *SERVICE,
     ):
         ctx.rows[name] = builder(ctx)
     return ctx.rows
