@@ -76,7 +76,7 @@ REASONS = {
     "Gone": "consent withdrawn on 2026-03-01",
     "Out": "opted out of email",
     "Silent": "no email address",
-    "Lead": "no contact has this address",
+    "Lead": "a lead: consent is recorded on contacts (convert the lead first)",
     "Twice": "another member has the same address",
 }
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from app import clock
-from app.consent import refused_recipients
+from app.consent import refused_recipients, unknown_address
 from app.i18n import _, get_locale
 from app.records import Actor, Forbidden, NotFound, RecordError, Records, ValidationFailed
 from app.records.change import SYSTEM
@@ -199,8 +199,16 @@ def _gate(rs: Records, conn: sa.Connection, found: list[Recipient]) -> list[Reci
             candidates.append(r.address)
             out.append(r)
     refused = refused_recipients(conn, rs.meta, candidates, purpose=PURPOSE, channel="email")
-    return [replace(r, reason=refused[r.address]) if r.reason is None and r.address in refused
-            else r for r in out]
+    return [replace(r, reason=_lead_reason(r, refused[r.address]))
+            if r.reason is None and r.address in refused else r for r in out]
+
+
+def _lead_reason(r: Recipient, reason: str) -> str:
+    """Why a member is left out, said for a lead: consents are recorded on contacts, so a lead
+    (whose address no contact has) never has one."""
+    if r.entity == "lead" and reason == unknown_address():
+        return _("a lead: consent is recorded on contacts (convert the lead first)")
+    return reason
 
 
 def check_message(subject: Any, body: Any) -> tuple[str, str]:
