@@ -240,6 +240,27 @@ def _contains(text: Any, part: Any) -> bool:
     return part in text
 
 
+#: code points of scripts whose names are written family name first, without a space
+#: (CJK radicals .. unified ideographs, kana, Hangul syllables, compatibility ideographs)
+EAST_ASIAN = ((0x2E80, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF))
+
+
+def _east_asian(text: str) -> bool:
+    return bool(text) and any(low <= ord(text[0]) <= high for low, high in EAST_ASIAN)
+
+
+def _person_name(first: Any, last: Any) -> str | None:
+    """A person's name as its language writes it: "王飞" (family name first, no space) for
+    Chinese, Japanese and Korean names, "Wendy Howard" for the others."""
+    for part in (first, last):
+        if part is not None and type(part) is not str:
+            raise ev.fail("person_name() needs texts")
+    first, last = (first or "").strip(), (last or "").strip()
+    if _east_asian(last or first):
+        return (last + first) or None
+    return " ".join(p for p in (first, last) if p) or None
+
+
 def _extreme(name: str, pick_first: str) -> Callable[..., Any]:
     def impl(*values: Any) -> Any:
         best: Any = None
@@ -304,9 +325,24 @@ class Contains(esql.Element):
     name = "crm_contains"
 
 
+class PersonName(esql.Element):
+    """person_name(first, last): see `_person_name`."""
+
+    inherit_cache = True
+    type = sa.String()
+    name = "crm_person_name"
+
+
 esql.dialects(Today, "CAST(timezone('UTC', CURRENT_TIMESTAMP) AS DATE)", "date('now')")
 esql.dialects(Now, "CURRENT_TIMESTAMP", f"strftime({esql.STAMP}, 'now')")
 esql.dialects(Contains, "coalesce(strpos({0}, {1}) > 0, false)", "coalesce(instr({0}, {1}) > 0, 0)")
+_EA_PG = " OR ".join(f"ascii(substr(coalesce(nullif(trim({{1}}), ''), trim({{0}})), 1, 1)) "
+                     f"BETWEEN {low} AND {high}" for low, high in EAST_ASIAN)
+_PERSON = ("CASE WHEN {ea} THEN nullif(coalesce(trim({{1}}), '') || coalesce(trim({{0}}), ''), '') "
+           "ELSE nullif(trim(coalesce(trim({{0}}), '') || ' ' || coalesce(trim({{1}}), '')), '') "
+           "END")
+esql.dialects(PersonName, _PERSON.format(ea=_EA_PG),
+              _PERSON.format(ea=_EA_PG.replace("ascii(", "unicode(")))
 esql.dialects(Least, "LEAST({all})")  # SQLite: below
 esql.dialects(Greatest, "GREATEST({all})")
 
@@ -364,6 +400,8 @@ def _register_builtins(reg: FunctionRegistry) -> None:
     reg.register("round", _round, _sql_round, min_args=1, max_args=2, kind="number",
                  check=_check_round)
     reg.register("contains", _contains, Contains, min_args=2, max_args=2, kind="bool",
+                 check=_expect("text"))
+    reg.register("person_name", _person_name, PersonName, min_args=2, max_args=2, kind="text",
                  check=_expect("text"))
     reg.register("abs", _one("abs", ("number",), abs), sa.func.abs, min_args=1, max_args=1,
                  kind="number", check=_expect("number"))
