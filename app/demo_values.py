@@ -257,6 +257,7 @@ def contacts(ctx: Ctx) -> list[Row]:
             if lang == "zh" and i % 3 == 0 else None,  # encrypted when stored (app/crypto.py)
             "reports_to": Ref("contact", first[0]) if len(first) > 1 and ctx.chance(0.6) else None,
             "birthday": (ctx.now - timedelta(days=age_days)).date() if ctx.chance(0.5) else None,
+            "preferred_language": "zh_CN" if lang == "zh" else "en",
             "lead_source": ctx.weighted(words.SOURCES), "do_not_call": ctx.chance(0.05),
             "email_opt_out": ctx.chance(0.08),
             "description": text(ctx, lang, ("关键决策人，偏好微信沟通。", "负责项目的技术评估。"),

@@ -99,3 +99,20 @@ def test_the_survey_speaks_the_deployments_language_and_the_yaml_texts(
         assert again.survey_id is None and again.skipped == "the case has a survey already"
     finally:
         ctx.dispose()
+
+
+def test_a_contacts_preferred_language_wins_over_the_deployments(
+        tmp_path: Path, database_url: str) -> None:
+    ctx = service_deployment(tmp_path, database_url, extra_config="locale: zh_CN\n")
+    try:
+        desk = Desk(ctx)
+        contact = desk.contact("wendy@example.com", first_name="Wendy", last_name="Howard",
+                               preferred_language="en")
+        case = desk.case(contact=contact, status="closed", resolution="Toner replaced")
+        done = start_survey(desk.rs, ctx.settings, case["id"])
+        assert done.survey_id is not None
+        [survey] = desk.surveys(case["id"])
+        assert survey["language"] == "en"
+        assert desk.survey_mails()[0]["subject"] == f"How did we do? Your case {case['number']}"
+    finally:
+        ctx.dispose()
