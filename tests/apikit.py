@@ -57,3 +57,10 @@ def conformance_failures(app: Any, headers: dict[str, str], path_regex: str
         except Exception as exc:  # collect every operation's failure, then report them all
             failures.append(f"{operation.label}: {exc}"[:3000])
     return operations, failures
+
+
+def openapi_document(web: Any, ctx: Context, username: str) -> dict[str, Any]:
+    """The OpenAPI document as `username` sees it (each role sees its own)."""
+    doc: dict[str, Any] = web.test_client().get(
+        "/api/v1/openapi.json", headers=token_for(ctx, username)).get_json()
+    return doc

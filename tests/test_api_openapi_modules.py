@@ -15,7 +15,7 @@ from flask import Flask
 from jsonschema import Draft202012Validator
 
 from app.context import Context
-from tests.apikit import token_for
+from tests.apikit import openapi_document, token_for
 from tests.servicekit import service_deployment
 from tests.targetskit import records
 from tests.test_api_schemathesis import CHECKS
@@ -38,14 +38,9 @@ def web(ctx: Context) -> Flask:
     return web_app(ctx)
 
 
-def _document(web: Flask, ctx: Context, username: str) -> dict[str, Any]:
-    doc: dict[str, Any] = web.test_client().get(
-        "/api/v1/openapi.json", headers=token_for(ctx, username)).get_json()
-    return doc
-
 
 def test_the_modules_are_documented_for_who_may_use_them(web: Flask, ctx: Context) -> None:
-    admin = _document(web, ctx, "admin")
+    admin = openapi_document(web, ctx, "admin")
     for path in MODULE_PATHS:
         assert path in admin["paths"], path
     for name in ("TargetAttainment", "TargetLeaderboard", "KbSearch", "DuplicateGroups",
@@ -53,7 +48,7 @@ def test_the_modules_are_documented_for_who_may_use_them(web: Flask, ctx: Contex
         Draft202012Validator.check_schema(admin["components"]["schemas"][name])
     loaded = schemathesis.openapi.from_dict(admin)
     assert all(result.ok() for result in loaded.get_all_operations())
-    agent = _document(web, ctx, "agent")  # reads articles; merges nothing; no targets
+    agent = openapi_document(web, ctx, "agent")  # reads articles; merges nothing; no targets
     assert "/kb/search" in agent["paths"]
     assert not any(p.endswith(("/merge", "/duplicates")) for p in agent["paths"])
     assert not any(p.startswith("/targets/") for p in agent["paths"])

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 
 from app.context import Context
-from tests.apikit import token_for
+from tests.apikit import openapi_document, token_for
 from tests.stageskit import records
 from tests.test_api_schemathesis import CHECKS
 from tests.webkit import user_id, web_app
@@ -33,11 +33,6 @@ def ctx(workflow_crm: Context) -> Context:
 def web(ctx: Context) -> Flask:
     return web_app(ctx)
 
-
-def _document(web: Flask, ctx: Context, username: str) -> dict[str, Any]:
-    doc: dict[str, Any] = web.test_client().get(
-        "/api/v1/openapi.json", headers=token_for(ctx, username)).get_json()
-    return doc
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -57,7 +52,7 @@ def _operation(result: Any) -> Any:
 
 
 def test_the_sub_resources_are_documented(web: Flask, ctx: Context) -> None:
-    doc = _document(web, ctx, "admin")
+    doc = openapi_document(web, ctx, "admin")
     paths = doc["paths"]
     assert {"/opportunity/{id}/moves",
             "/lead/{id}/convert/lead_to_customer", "/lead/{id}/shares",
@@ -67,13 +62,13 @@ def test_the_sub_resources_are_documented(web: Flask, ctx: Context) -> None:
         not in paths
     assert set(paths["/lead/{id}/convert/lead_to_customer"]["post"]["responses"]) >= {
         "201", "400", "401", "403", "404", "409", "422", "429"}
-    rep = _document(web, ctx, "rep")
+    rep = openapi_document(web, ctx, "rep")
     assert "/contact/{id}/personal-data" not in rep["paths"]
     assert "/lead/{id}/shares" in rep["paths"]
 
 
 def test_the_document_is_valid_openapi_3_1(web: Flask, ctx: Context) -> None:
-    doc = _document(web, ctx, "admin")
+    doc = openapi_document(web, ctx, "admin")
     assert doc["openapi"] == "3.1.0"
     schemas = doc["components"]["schemas"]
     for ref in set(_refs(doc)):
